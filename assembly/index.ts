@@ -1,0 +1,21 @@
+// The edgeformer kernel module: every exported kernel, in one .wasm. Kernels take byte offsets into
+// linear memory plus dimensions (outputs, saved-for-backward buffers, inputs and weights, dimensions)
+// and never allocate; the host owns the memory layout from heap_base() up.
+
+export { activation_f32, activation_f32_ref, add_f32, gated_gelu_f32, gated_gelu_f32_ref, softmax_f32, softmax_f32_ref } from "./activation";
+export { attention_f32, attention_f32_ref } from "./attention";
+export { embed_f32 } from "./embedding";
+export { layernorm_f32, layernorm_f32_ref, rmsnorm_f32, rmsnorm_f32_ref } from "./norm";
+export { matmul_f32, matmul_f32_ref, pack_weights_f32, packed_size_f32 } from "./matmul";
+export { matmul_i8, matmul_i8_ref } from "./matmul_int8";
+export { activation_qmax, pack_weights_i8, packed_size_i8, quantize_rows_i16, quantize_weights_i8 } from "./quant";
+
+/** First byte of linear memory the host may use. */
+export function heap_base(): usize {
+  return __heap_base;
+}
+
+/** 1 when this build uses relaxed SIMD (f32x4.relaxed_madd), else 0. */
+export function is_relaxed(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
