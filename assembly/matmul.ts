@@ -41,16 +41,16 @@ export function pack_weights_f32(wp: usize, w: usize, N: i32, K: i32): void {
   while (xp < xEnd) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
-    let a = f32x4.splat(load<f32>(xp));
+    let a = v128.load32_splat(xp);
     c00 = madd(a, b0, c00);
     c01 = madd(a, b1, c01);
-    a = f32x4.splat(load<f32>(xp + rowBytes));
+    a = v128.load32_splat(xp + rowBytes);
     c10 = madd(a, b0, c10);
     c11 = madd(a, b1, c11);
-    a = f32x4.splat(load<f32>(xp + 2 * rowBytes));
+    a = v128.load32_splat(xp + 2 * rowBytes);
     c20 = madd(a, b0, c20);
     c21 = madd(a, b1, c21);
-    a = f32x4.splat(load<f32>(xp + 3 * rowBytes));
+    a = v128.load32_splat(xp + 3 * rowBytes);
     c30 = madd(a, b0, c30);
     c31 = madd(a, b1, c31);
     xp += 4;
@@ -74,22 +74,22 @@ export function pack_weights_f32(wp: usize, w: usize, N: i32, K: i32): void {
   let k = 0;
   for (; k + 4 <= K; k += 4) {
     const xo = xr + (<usize>k << 2);
-    let s = f32x4.splat(load<f32>(xo));
+    let s = v128.load32_splat(xo);
     a0 = madd(s, v128.load(bp), a0);
     a1 = madd(s, v128.load(bp, 16), a1);
-    s = f32x4.splat(load<f32>(xo, 4));
+    s = v128.load32_splat(xo, 4);
     b0 = madd(s, v128.load(bp, 32), b0);
     b1 = madd(s, v128.load(bp, 48), b1);
-    s = f32x4.splat(load<f32>(xo, 8));
+    s = v128.load32_splat(xo, 8);
     c0 = madd(s, v128.load(bp, 64), c0);
     c1 = madd(s, v128.load(bp, 80), c1);
-    s = f32x4.splat(load<f32>(xo, 12));
+    s = v128.load32_splat(xo, 12);
     d0 = madd(s, v128.load(bp, 96), d0);
     d1 = madd(s, v128.load(bp, 112), d1);
     bp += 128;
   }
   for (; k < K; k++) {
-    const s = f32x4.splat(load<f32>(xr + (<usize>k << 2)));
+    const s = v128.load32_splat(xr + (<usize>k << 2));
     a0 = madd(s, v128.load(bp), a0);
     a1 = madd(s, v128.load(bp, 16), a1);
     bp += 32;

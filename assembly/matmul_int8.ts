@@ -21,16 +21,16 @@ import { storeTile8 } from "./matmul_store";
     const w = v128.load(bp);
     const wl = i16x8.extend_low_i8x16_s(w);
     const wh = i16x8.extend_high_i8x16_s(w);
-    let a = i32x4.splat(load<i32>(xp));
+    let a = v128.load32_splat(xp);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a, wl));
     c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a, wh));
-    a = i32x4.splat(load<i32>(xp + rowBytes));
+    a = v128.load32_splat(xp + rowBytes);
     c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a, wl));
     c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a, wh));
-    a = i32x4.splat(load<i32>(xp + 2 * rowBytes));
+    a = v128.load32_splat(xp + 2 * rowBytes);
     c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a, wl));
     c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a, wh));
-    a = i32x4.splat(load<i32>(xp + 3 * rowBytes));
+    a = v128.load32_splat(xp + 3 * rowBytes);
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a, wl));
     c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a, wh));
     xp += 4;
@@ -67,18 +67,18 @@ import { storeTile8 } from "./matmul_store";
   for (; kp + 2 <= pairs; kp += 2) {
     const xo = xr + (<usize>kp << 2);
     let w = v128.load(bp);
-    let a = i32x4.splat(load<i32>(xo));
+    let a = v128.load32_splat(xo);
     a0 = i32x4.add(a0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
     a1 = i32x4.add(a1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
     w = v128.load(bp, 16);
-    a = i32x4.splat(load<i32>(xo, 4));
+    a = v128.load32_splat(xo, 4);
     b0 = i32x4.add(b0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
     b1 = i32x4.add(b1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
     bp += 32;
   }
   if (kp < pairs) {
     const w = v128.load(bp);
-    const a = i32x4.splat(load<i32>(xr + (<usize>kp << 2)));
+    const a = v128.load32_splat(xr + (<usize>kp << 2));
     a0 = i32x4.add(a0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
     a1 = i32x4.add(a1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
   }

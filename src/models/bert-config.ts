@@ -1,0 +1,90 @@
+// BERT config.json → a validated, normalized config (Hugging Face key names mapped once, here).
+import { Epilogue } from "../runtime/kernels.ts";
+
+export interface BertConfig {
+  modelType: "bert";
+  architectures: string[];
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  intermediateSize: number;
+  maxPositions: number;
+  typeVocabSize: number;
+  layerNormEps: number;
+  hiddenAct: string;
+  /** Kernel activation code for hidden_act. */
+  act: number;
+  padTokenId: number;
+  /** Labels of a classification head, by class index. */
+  id2label: string[];
+  /** Number of classification labels (id2label.length). */
+  numLabels: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const ACTS: Record<string, number> = {
+  gelu: Epilogue.geluErf,
+  gelu_new: Epilogue.geluTanh,
+  gelu_pytorch_tanh: Epilogue.geluTanh,
+  gelu_fast: Epilogue.geluTanh,
+  relu: Epilogue.relu,
+};
+
+function int(json: Record<string, unknown>, key: string, fallback?: number): number {
+  const v = json[key] ?? fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+    throw new ConfigError(
+      `config.json: "${key}" must be a non-negative integer, got ${JSON.stringify(json[key])}`,
+    );
+  }
+  return v;
+}
+
+export function bertConfigFromJson(json: unknown): BertConfig {
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new ConfigError("config.json: not a JSON object");
+  const j = json as Record<string, unknown>;
+  if (j.model_type !== undefined && j.model_type !== "bert") {
+    throw new ConfigError(`config.json: model_type is ${JSON.stringify(j.model_type)}, expected "bert"`);
+  }
+  const hiddenAct = (j.hidden_act ?? "gelu") as string;
+  const act = ACTS[hiddenAct];
+  if (act === undefined)
+    throw new ConfigError(
+      `config.json: hidden_act ${JSON.stringify(hiddenAct)} is not supported (${Object.keys(ACTS).join(", ")})`,
+    );
+  const hiddenSize = int(j, "hidden_size");
+  const numHeads = int(j, "num_attention_heads");
+  if (numHeads === 0 || hiddenSize % numHeads !== 0) {
+    throw new ConfigError(
+      `config.json: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`,
+    );
+  }
+  const id2labelRaw = (j.id2label ?? {}) as Record<string, string>;
+  const numLabels = typeof j.num_labels === "number" ? j.num_labels : Object.keys(id2labelRaw).length;
+  const id2label = Array.from({ length: numLabels }, (_, i) => String(id2labelRaw[i] ?? `LABEL_${i}`));
+  const eps = j.layer_norm_eps ?? 1e-12;
+  if (typeof eps !== "number" || !(eps > 0))
+    throw new ConfigError(`config.json: layer_norm_eps must be a positive number`);
+  return {
+    modelType: "bert",
+    architectures: Array.isArray(j.architectures) ? (j.architectures as string[]) : ["BertModel"],
+    vocabSize: int(j, "vocab_size"),
+    hiddenSize,
+    numLayers: int(j, "num_hidden_layers"),
+    numHeads,
+    intermediateSize: int(j, "intermediate_size"),
+    maxPositions: int(j, "max_position_embeddings", 512),
+    typeVocabSize: int(j, "type_vocab_size", 2),
+    layerNormEps: eps,
+    hiddenAct,
+    act,
+    padTokenId: int(j, "pad_token_id", 0),
+    id2label,
+    numLabels: id2label.length,
+  };
+}

@@ -1,0 +1,419 @@
+// BERT (Devlin et al.): token + segment + position embeddings, a post-LN Transformer encoder with
+// bidirectional attention, and the heads Hugging Face checkpoints carry: pooler, masked-LM (tied to the
+// word embeddings unless the checkpoint has its own decoder), next-sentence, sequence and token
+// classification, extractive question answering. forward() reads as the list of kernel calls.
+
+import { Epilogue, MaskKind } from "../runtime/kernels.ts";
+import type { KernelRuntime } from "../runtime/load.ts";
+import type { BertConfig } from "./bert-config.ts";
+import { Linear, type WeightDType } from "./linear.ts";
+import { CheckpointError, checkTensors, type TensorStore } from "./tensors.ts";
+
+export interface BertInput {
+  /** [B,T] token ids, row-major. */
+  inputIds: Int32Array;
+  /** [B,T] 1 = real token, 0 = padding; all ones when absent. */
+  attentionMask?: Int32Array;
+  /** [B,T] segment ids; zeros when absent. */
+  tokenTypeIds?: Int32Array;
+  batch: number;
+  seq: number;
+}
+
+export interface BertWants {
+  /** hidden_states.0 (embeddings) … hidden_states.L, each [B,T,C]. */
+  hiddenStates?: boolean;
+  /** attentions.l: softmax probabilities [B,H,T,T]. */
+  attentions?: boolean;
+  /** MLM logits: "all" rows ([B,T,V]) or the listed flat row indices b·T + t ([n,V]). */
+  mlm?: "all" | number[];
+  nsp?: boolean;
+  pooled?: boolean;
+  /** Sequence classification logits [B, labels]. */
+  classify?: boolean;
+  /** Token classification logits [B,T,labels]. */
+  tokenClassify?: boolean;
+  /** Question answering start/end logits [B,T] each. */
+  qa?: boolean;
+}
+
+export interface BertOutput {
+  lastHiddenState: Float32Array; // [B,T,C]
+  hiddenStates?: Float32Array[];
+  attentions?: Float32Array[];
+  mlmLogits?: Float32Array;
+  nspLogits?: Float32Array; // [B,2]
+  pooled?: Float32Array; // [B,C]
+  classifyLogits?: Float32Array; // [B,labels]
+  tokenClassifyLogits?: Float32Array; // [B,T,labels]
+  qaStartLogits?: Float32Array; // [B,T]
+  qaEndLogits?: Float32Array; // [B,T]
+}
+
+interface Norm {
+  w: number;
+  b: number;
+}
+
+interface Layer {
+  qkv: Linear; // [3C, C]: query, key, value stacked
+  attnOut: Linear;
+  ln1: Norm;
+  inter: Linear;
+  out: Linear;
+  ln2: Norm;
+}
+
+export type BertHead = "mlm" | "nsp" | "pooler" | "classifier" | "qa";
+
+const REQUIRED_HEADS: Record<string, BertHead[]> = {
+  BertForPreTraining: ["mlm", "nsp", "pooler"],
+  BertForMaskedLM: ["mlm"],
+  BertForNextSentencePrediction: ["nsp", "pooler"],
+  BertForSequenceClassification: ["classifier", "pooler"],
+  BertForTokenClassification: ["classifier"],
+  BertForQuestionAnswering: ["qa"],
+  BertModel: [],
+};
+
+/** Loads a Linear from the store: f32 tensors (quantized when dtype is int8) or our int8 format. */
+export function loadLinear(
+  rt: KernelRuntime,
+  store: TensorStore,
+  name: string,
+  dtype: WeightDType,
+  withBias = true,
+): Linear {
+  const [N, K] = store.shape(`${name}.weight`);
+  const bias = withBias ? store.float32(`${name}.bias`) : undefined;
+  if (store.dtype(`${name}.weight`) === "I8") {
+    return Linear.fromInt8(
+      rt,
+      store.int8(`${name}.weight`),
+      store.float32(`${name}.weight_scale`),
+      bias,
+      N,
+      K,
+    );
+  }
+  return Linear.fromF32(rt, store.float32(`${name}.weight`), bias, N, K, dtype);
+}
+
+/** Weight as f32, dequantizing our int8 format (used where weights are stacked before packing). */
+function weightF32(store: TensorStore, name: string): Float32Array {
+  if (store.dtype(name) !== "I8") return store.float32(name);
+  const q = store.int8(name);
+  const s = store.float32(`${name}_scale`);
+  const [N, K] = store.shape(name);
+  const out = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[n * K + k] = q[n * K + k] * s[n];
+  return out;
+}
+
+export class BertModel {
+  readonly heads: Set<BertHead>;
+  readonly dtype: WeightDType;
+  /** Bytes of wasm memory the weights occupy. */
+  readonly weightBytes: number;
+  private readonly tok: number;
+  private readonly pos: number;
+  private readonly seg: number;
+  private readonly embLn: Norm;
+  private readonly layers: Layer[] = [];
+  private readonly pooler?: Linear;
+  private readonly mlmTransform?: Linear;
+  private readonly mlmLn?: Norm;
+  private readonly mlmDecoder?: Linear;
+  private readonly nsp?: Linear;
+  private readonly classifier?: Linear;
+  private readonly qa?: Linear;
+  private readonly tokenClassification: boolean;
+
+  constructor(
+    readonly rt: KernelRuntime,
+    readonly config: BertConfig,
+    store: TensorStore,
+    opts: { dtype?: WeightDType } = {},
+  ) {
+    const c = config;
+    const dtype = opts.dtype ?? "f32";
+    this.dtype = dtype;
+    const p = store.has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+    const heads = new Set<BertHead>();
+    if (store.has("cls.predictions.transform.dense.weight")) heads.add("mlm");
+    if (store.has("cls.seq_relationship.weight")) heads.add("nsp");
+    if (store.has(`${p}pooler.dense.weight`)) heads.add("pooler");
+    if (store.has("classifier.weight")) heads.add("classifier");
+    if (store.has("qa_outputs.weight")) heads.add("qa");
+    const arch = c.architectures[0] ?? "BertModel";
+    const required = REQUIRED_HEADS[arch];
+    if (!required)
+      throw new CheckpointError(
+        `config.json: architecture ${arch} is not supported (${Object.keys(REQUIRED_HEADS).join(", ")})`,
+      );
+    for (const h of required) heads.add(h);
+    this.heads = heads;
+    this.tokenClassification = arch === "BertForTokenClassification";
+
+    // Expected tensors → shapes, then one check that reports every problem by name.
+    const C = c.hiddenSize;
+    const F = c.intermediateSize;
+    const V = c.vocabSize;
+    const L = c.numLabels;
+    const exp = new Map<string, number[]>();
+    const lin = (name: string, n: number, k: number) => {
+      exp.set(`${name}.weight`, [n, k]);
+      exp.set(`${name}.bias`, [n]);
+    };
+    const ln = (name: string) => {
+      exp.set(`${name}.weight`, [C]);
+      exp.set(`${name}.bias`, [C]);
+    };
+    exp.set(`${p}embeddings.word_embeddings.weight`, [V, C]);
+    exp.set(`${p}embeddings.position_embeddings.weight`, [c.maxPositions, C]);
+    exp.set(`${p}embeddings.token_type_embeddings.weight`, [c.typeVocabSize, C]);
+    ln(`${p}embeddings.LayerNorm`);
+    for (let i = 0; i < c.numLayers; i++) {
+      const l = `${p}encoder.layer.${i}`;
+      for (const n of ["query", "key", "value"]) lin(`${l}.attention.self.${n}`, C, C);
+      lin(`${l}.attention.output.dense`, C, C);
+      ln(`${l}.attention.output.LayerNorm`);
+      lin(`${l}.intermediate.dense`, F, C);
+      lin(`${l}.output.dense`, C, F);
+      ln(`${l}.output.LayerNorm`);
+    }
+    const optional = new Set<string>();
+    if (heads.has("pooler")) lin(`${p}pooler.dense`, C, C);
+    if (heads.has("mlm")) {
+      lin("cls.predictions.transform.dense", C, C);
+      ln("cls.predictions.transform.LayerNorm");
+      exp.set("cls.predictions.bias", [V]);
+      exp.set("cls.predictions.decoder.weight", [V, C]);
+      exp.set("cls.predictions.decoder.bias", [V]);
+      optional.add("cls.predictions.decoder.weight"); // absent when tied to the word embeddings
+      optional.add("cls.predictions.decoder.bias"); // a duplicate of cls.predictions.bias when saved
+    }
+    if (heads.has("nsp")) lin("cls.seq_relationship", 2, C);
+    if (heads.has("classifier")) lin("classifier", L, C);
+    if (heads.has("qa")) lin("qa_outputs", 2, C);
+    const isScaleOfExpected = (n: string) =>
+      n.endsWith(".weight_scale") && exp.has(n.slice(0, -"_scale".length));
+    const isBuffer = (n: string) => n.endsWith("embeddings.position_ids");
+    checkTensors(store, exp, {
+      optional,
+      ignored: (n) => isScaleOfExpected(n) || isBuffer(n),
+      what: "BERT checkpoint",
+    });
+
+    const { arena } = rt;
+    const start = arena.mark();
+    this.tok = arena.put(weightF32(store, `${p}embeddings.word_embeddings.weight`));
+    this.pos = arena.put(weightF32(store, `${p}embeddings.position_embeddings.weight`));
+    this.seg = arena.put(weightF32(store, `${p}embeddings.token_type_embeddings.weight`));
+    const norm = (name: string): Norm => ({
+      w: arena.put(store.float32(`${name}.weight`)),
+      b: arena.put(store.float32(`${name}.bias`)),
+    });
+    this.embLn = norm(`${p}embeddings.LayerNorm`);
+    for (let i = 0; i < c.numLayers; i++) {
+      const l = `${p}encoder.layer.${i}`;
+      const s = `${l}.attention.self`;
+      const qkvW = new Float32Array(3 * C * C);
+      const qkvB = new Float32Array(3 * C);
+      ["query", "key", "value"].forEach((n, j) => {
+        qkvW.set(weightF32(store, `${s}.${n}.weight`), j * C * C);
+        qkvB.set(store.float32(`${s}.${n}.bias`), j * C);
+      });
+      this.layers.push({
+        qkv: Linear.fromF32(rt, qkvW, qkvB, 3 * C, C, dtype),
+        attnOut: loadLinear(rt, store, `${l}.attention.output.dense`, dtype),
+        ln1: norm(`${l}.attention.output.LayerNorm`),
+        inter: loadLinear(rt, store, `${l}.intermediate.dense`, dtype),
+        out: loadLinear(rt, store, `${l}.output.dense`, dtype),
+        ln2: norm(`${l}.output.LayerNorm`),
+      });
+    }
+    if (heads.has("pooler")) this.pooler = loadLinear(rt, store, `${p}pooler.dense`, dtype);
+    if (heads.has("mlm")) {
+      this.mlmTransform = loadLinear(rt, store, "cls.predictions.transform.dense", dtype);
+      this.mlmLn = norm("cls.predictions.transform.LayerNorm");
+      const decoderName = store.has("cls.predictions.decoder.weight")
+        ? "cls.predictions.decoder.weight"
+        : `${p}embeddings.word_embeddings.weight`;
+      this.mlmDecoder = Linear.fromF32(
+        rt,
+        weightF32(store, decoderName),
+        store.float32("cls.predictions.bias"),
+        V,
+        C,
+        dtype,
+      );
+    }
+    if (heads.has("nsp")) this.nsp = loadLinear(rt, store, "cls.seq_relationship", dtype);
+    if (heads.has("classifier")) this.classifier = loadLinear(rt, store, "classifier", dtype);
+    if (heads.has("qa")) this.qa = loadLinear(rt, store, "qa_outputs", dtype);
+    this.weightBytes = arena.mark() - start;
+  }
+
+  forward(input: BertInput, wants: BertWants = {}): BertOutput {
+    const c = this.config;
+    const { rt } = this;
+    const { arena, k } = rt;
+    const { batch: B, seq: T } = input;
+    const C = c.hiddenSize;
+    const H = c.numHeads;
+    const D = C / H;
+    const F = c.intermediateSize;
+    const M = B * T;
+    if (!(B > 0 && T > 0)) throw new RangeError(`BERT: empty input (batch ${B}, sequence ${T})`);
+    if (T > c.maxPositions)
+      throw new RangeError(`BERT: sequence of ${T} tokens exceeds max_position_embeddings ${c.maxPositions}`);
+    if (input.inputIds.length !== M)
+      throw new RangeError(`BERT: input_ids has ${input.inputIds.length} values, expected ${B}×${T}`);
+    for (const [name, a] of [
+      ["attention_mask", input.attentionMask],
+      ["token_type_ids", input.tokenTypeIds],
+    ] as const) {
+      if (a && a.length !== M)
+        throw new RangeError(`BERT: ${name} has ${a.length} values, expected ${B}×${T}`);
+    }
+    const out: BertOutput = { lastHiddenState: new Float32Array(0) };
+    const mark = arena.mark();
+    try {
+      // embeddings: word + position + segment, then LayerNorm
+      const ids = arena.put(input.inputIds);
+      const posIds = arena.put(Int32Array.from({ length: M }, (_, i) => i % T));
+      const segIds = arena.put(input.tokenTypeIds ?? new Int32Array(M));
+      const keyMask = arena.put(input.attentionMask ?? new Int32Array(M).fill(1));
+      const x = arena.allocF32(M * C); // [B,T,C] hidden state between layers
+      const bad = k.embed_f32(
+        x,
+        ids,
+        posIds,
+        segIds,
+        this.tok,
+        this.pos,
+        this.seg,
+        M,
+        C,
+        c.vocabSize,
+        c.maxPositions,
+        c.typeVocabSize,
+      );
+      if (bad > 0)
+        throw new RangeError(
+          `BERT: ${bad} token or segment ids are outside the vocabulary (${c.vocabSize}) or type vocabulary (${c.typeVocabSize})`,
+        );
+      k.layernorm_f32(x, 0, 0, x, this.embLn.w, this.embLn.b, M, C, c.layerNormEps);
+      if (wants.hiddenStates) out.hiddenStates = [arena.readF32(x, M * C)];
+      if (wants.attentions) out.attentions = [];
+
+      const qkv = arena.allocF32(M * 3 * C); // [B,T,3C]: q | k | v per row
+      const ctx = arena.allocF32(M * C); // [B,T,C] attention output before projection
+      const h = arena.allocF32(M * C); // [B,T,C] after attention block
+      const inter = arena.allocF32(M * F); // [B,T,F]
+      const probs = wants.attentions ? arena.allocF32(B * H * T * T) : 0; // [B,H,T,T]
+      const scratch = arena.allocF32(T);
+      for (const layer of this.layers) {
+        layer.qkv.forward(qkv, x, M);
+        k.attention_f32(
+          ctx,
+          probs,
+          scratch,
+          qkv,
+          qkv + C * 4,
+          qkv + 2 * C * 4,
+          0,
+          keyMask,
+          B,
+          H,
+          T,
+          T,
+          D,
+          1 / Math.sqrt(D),
+          MaskKind.none,
+          0,
+          T * 3 * C,
+          3 * C,
+          T * 3 * C,
+          3 * C,
+          T * 3 * C,
+          3 * C,
+          T * C,
+          C,
+        );
+        if (probs) out.attentions!.push(arena.readF32(probs, B * H * T * T));
+        layer.attnOut.forward(h, ctx, M, Epilogue.residual, x);
+        k.layernorm_f32(h, 0, 0, h, layer.ln1.w, layer.ln1.b, M, C, c.layerNormEps);
+        layer.inter.forward(inter, h, M, c.act);
+        layer.out.forward(x, inter, M, Epilogue.residual, h);
+        k.layernorm_f32(x, 0, 0, x, layer.ln2.w, layer.ln2.b, M, C, c.layerNormEps);
+        if (wants.hiddenStates) out.hiddenStates!.push(arena.readF32(x, M * C));
+      }
+      out.lastHiddenState = arena.readF32(x, M * C);
+
+      const needPooled = wants.pooled || wants.nsp || (wants.classify && !this.tokenClassification);
+      if (needPooled) {
+        if (!this.pooler) throw new CheckpointError("this BERT checkpoint has no pooler");
+        const cls = arena.allocF32(B * C); // [B,C] the [CLS] rows
+        for (let b = 0; b < B; b++) arena.f32(cls + b * C * 4, C).set(arena.f32(x + b * T * C * 4, C));
+        const pooled = arena.allocF32(B * C);
+        this.pooler.forward(pooled, cls, B, Epilogue.tanh);
+        if (wants.pooled) out.pooled = arena.readF32(pooled, B * C);
+        if (wants.nsp) out.nspLogits = this.head(this.nsp, "next-sentence", pooled, B);
+        if (wants.classify && !this.tokenClassification)
+          out.classifyLogits = this.head(this.classifier, "classification", pooled, B);
+      }
+      if (wants.classify && this.tokenClassification)
+        throw new CheckpointError("this checkpoint classifies tokens: use tokenClassify");
+      if (wants.tokenClassify) {
+        if (!this.tokenClassification)
+          throw new CheckpointError("this checkpoint has no token-classification head");
+        out.tokenClassifyLogits = this.head(this.classifier, "token classification", x, M);
+      }
+      if (wants.qa) {
+        const logits = this.head(this.qa, "question answering", x, M); // [M,2]
+        out.qaStartLogits = Float32Array.from({ length: M }, (_, i) => logits[2 * i]);
+        out.qaEndLogits = Float32Array.from({ length: M }, (_, i) => logits[2 * i + 1]);
+      }
+      if (wants.mlm) out.mlmLogits = this.mlm(x, M, wants.mlm);
+      return out;
+    } finally {
+      arena.reset(mark);
+    }
+  }
+
+  private head(layer: Linear | undefined, what: string, x: number, rows: number): Float32Array {
+    if (!layer) throw new CheckpointError(`this BERT checkpoint has no ${what} head`);
+    const { arena } = this.rt;
+    const y = arena.allocF32(rows * layer.N);
+    layer.forward(y, x, rows);
+    return arena.readF32(y, rows * layer.N);
+  }
+
+  /** MLM head on all rows of x [M,C] or on the listed rows only (fill-mask needs just the masks). */
+  private mlm(x: number, M: number, rows: "all" | number[]): Float32Array {
+    if (!this.mlmTransform || !this.mlmDecoder || !this.mlmLn)
+      throw new CheckpointError("this BERT checkpoint has no masked-LM head");
+    const { arena, k } = this.rt;
+    const C = this.config.hiddenSize;
+    const V = this.config.vocabSize;
+    let src = x;
+    let n = M;
+    if (rows !== "all") {
+      n = rows.length;
+      src = arena.allocF32(n * C);
+      rows.forEach((r, i) => {
+        if (!(r >= 0 && r < M)) throw new RangeError(`BERT: MLM row ${r} is outside 0..${M - 1}`);
+        arena.f32(src + i * C * 4, C).set(arena.f32(x + r * C * 4, C));
+      });
+    }
+    if (n === 0) return new Float32Array(0);
+    const t = arena.allocF32(n * C); // [n,C] transform output
+    this.mlmTransform.forward(t, src, n, this.config.act);
+    k.layernorm_f32(t, 0, 0, t, this.mlmLn.w, this.mlmLn.b, n, C, this.config.layerNormEps);
+    const logits = arena.allocF32(n * V); // [n,V]
+    this.mlmDecoder.forward(logits, t, n);
+    return arena.readF32(logits, n * V);
+  }
+}
