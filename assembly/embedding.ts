@@ -1,6 +1,7 @@
 // Embedding gather: y[t] = tok[ids[t]] + pos[posIds[t]] + seg[segIds[t]] (BERT sums three tables;
 // T5 uses only the token table). Ids are checked: an out-of-range id writes a zero row and is counted,
-// so the host can raise a clear error instead of reading outside a table.
+// so the host can raise a clear error instead of reading outside a table. The token table may be
+// int8 with one scale per row (embed_q8_f32), which quarters the largest tensor of a small model.
 
 @inline function addRow(y: usize, table: usize, id: i32, C: i32): void {
   const src = table + ((<usize>id * C) << 2);
@@ -32,6 +33,50 @@ export function embed_f32(
       continue;
     }
     addRow(yr, tok, id, C);
+    if (posIds) addRow(yr, pos, p, C);
+    if (segIds) addRow(yr, seg, s, C);
+  }
+  return bad;
+}
+
+/** y[0..C) += q[0..C) · scale (an int8 table row, dequantized on the fly). */
+@inline function addRowQ8(y: usize, q: usize, scale: f32, C: i32): void {
+  const vs = f32x4.splat(scale);
+  let c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const w = v128.load8x8_s(q + <usize>c); // 8 × i16
+    const lo = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(w));
+    const hi = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(w));
+    const o = <usize>c << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(lo, vs)));
+    v128.store(y + o, f32x4.add(v128.load(y + o, 16), f32x4.mul(hi, vs)), 16);
+  }
+  for (; c < C; c++) {
+    const o = <usize>c << 2;
+    store<f32>(y + o, load<f32>(y + o) + <f32>load<i8>(q + <usize>c) * scale);
+  }
+}
+
+/**
+ * embed_f32 with an int8 token table: tokQ [V,C] i8 and tokScales [V] f32 (row v ≈ tokQ[v]·tokScales[v]).
+ * Returns the number of ids out of range (their rows are zero).
+ */
+export function embed_q8_f32(
+  y: usize, ids: usize, posIds: usize, segIds: usize, tokQ: usize, tokScales: usize, pos: usize, seg: usize,
+  T: i32, C: i32, V: i32, P: i32, S: i32,
+): i32 {
+  let bad = 0;
+  for (let t = 0; t < T; t++) {
+    const yr = y + ((<usize>t * C) << 2);
+    memory.fill(yr, 0, <usize>C << 2);
+    const id = load<i32>(ids + (<usize>t << 2));
+    const p = posIds ? load<i32>(posIds + (<usize>t << 2)) : 0;
+    const s = segIds ? load<i32>(segIds + (<usize>t << 2)) : 0;
+    if (<u32>id >= <u32>V || (posIds && <u32>p >= <u32>P) || (segIds && <u32>s >= <u32>S)) {
+      bad++;
+      continue;
+    }
+    addRowQ8(yr, tokQ + <usize>id * C, load<f32>(tokScales + (<usize>id << 2)), C);
     if (posIds) addRow(yr, pos, p, C);
     if (segIds) addRow(yr, seg, s, C);
   }

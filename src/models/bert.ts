@@ -7,6 +7,7 @@ import { Epilogue, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
 import type { BertConfig } from "./bert-config.ts";
 import { Linear, type WeightDType } from "./linear.ts";
+import { quantizeRows } from "./quantize.ts";
 import { CheckpointError, checkTensors, type TensorStore } from "./tensors.ts";
 
 export interface BertInput {
@@ -100,7 +101,7 @@ export function loadLinear(
 }
 
 /** Weight as f32, dequantizing our int8 format (used where weights are stacked before packing). */
-function weightF32(store: TensorStore, name: string): Float32Array {
+export function weightF32(store: TensorStore, name: string): Float32Array {
   if (store.dtype(name) !== "I8") return store.float32(name);
   const q = store.int8(name);
   const s = store.float32(`${name}_scale`);
@@ -115,7 +116,8 @@ export class BertModel {
   readonly dtype: WeightDType;
   /** Bytes of wasm memory the weights occupy. */
   readonly weightBytes: number;
-  private readonly tok: number;
+  private readonly tok: number; // [V,C] f32, or int8 rows when tokScales is set
+  private readonly tokScales: number; // [V] f32 row scales of an int8 token table, else 0
   private readonly pos: number;
   private readonly seg: number;
   private readonly embLn: Norm;
@@ -207,7 +209,19 @@ export class BertModel {
 
     const { arena } = rt;
     const start = arena.mark();
-    this.tok = arena.put(weightF32(store, `${p}embeddings.word_embeddings.weight`));
+    const wordName = `${p}embeddings.word_embeddings.weight`;
+    let wordQ: { q: Int8Array; scales: Float32Array } | undefined;
+    if (dtype === "int8") {
+      wordQ =
+        store.dtype(wordName) === "I8"
+          ? { q: store.int8(wordName), scales: store.float32(`${wordName}_scale`) }
+          : quantizeRows(rt, store.float32(wordName), V, C);
+      this.tok = arena.put(wordQ.q);
+      this.tokScales = arena.put(wordQ.scales);
+    } else {
+      this.tok = arena.put(weightF32(store, wordName));
+      this.tokScales = 0;
+    }
     this.pos = arena.put(weightF32(store, `${p}embeddings.position_embeddings.weight`));
     this.seg = arena.put(weightF32(store, `${p}embeddings.token_type_embeddings.weight`));
     const norm = (name: string): Norm => ({
@@ -286,20 +300,10 @@ export class BertModel {
       const segIds = arena.put(input.tokenTypeIds ?? new Int32Array(M));
       const keyMask = arena.put(input.attentionMask ?? new Int32Array(M).fill(1));
       const x = arena.allocF32(M * C); // [B,T,C] hidden state between layers
-      const bad = k.embed_f32(
-        x,
-        ids,
-        posIds,
-        segIds,
-        this.tok,
-        this.pos,
-        this.seg,
-        M,
-        C,
-        c.vocabSize,
-        c.maxPositions,
-        c.typeVocabSize,
-      );
+      const [V, P, S] = [c.vocabSize, c.maxPositions, c.typeVocabSize];
+      const bad = this.tokScales
+        ? k.embed_q8_f32(x, ids, posIds, segIds, this.tok, this.tokScales, this.pos, this.seg, M, C, V, P, S)
+        : k.embed_f32(x, ids, posIds, segIds, this.tok, this.pos, this.seg, M, C, V, P, S);
       if (bad > 0)
         throw new RangeError(
           `BERT: ${bad} token or segment ids are outside the vocabulary (${c.vocabSize}) or type vocabulary (${c.typeVocabSize})`,

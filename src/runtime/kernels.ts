@@ -102,6 +102,21 @@ export interface KernelExports {
   softmax_f32(y: Ptr, x: Ptr, R: number, N: number): void;
   softmax_f32_ref(y: Ptr, x: Ptr, R: number, N: number): void;
 
+  embed_q8_f32(
+    y: Ptr,
+    ids: Ptr,
+    posIds: Ptr,
+    segIds: Ptr,
+    tokQ: Ptr,
+    tokScales: Ptr,
+    pos: Ptr,
+    seg: Ptr,
+    T: number,
+    C: number,
+    V: number,
+    P: number,
+    S: number,
+  ): number;
   embed_f32(
     y: Ptr,
     ids: Ptr,

@@ -106,12 +106,13 @@ describe.each(BUILDS)("%s build", (buildName) => {
     arena.reset(mark);
   });
 
-  it("quantizes weights symmetrically per row, within half a step", () => {
+  it("quantizes weights symmetrically per row with the error-minimizing clip", () => {
     const { arena, k } = rt();
     const [N, K] = [9, 23];
     const mark = arena.mark();
     const wv = normal(N * K, 11, 0.2);
     wv.fill(0, 0, K); // an all-zero row
+    wv[2 * K + 3] = 3; // an outlier: clipping it should win
     const w = arena.put(wv);
     const wq = arena.alloc(N * K);
     const ws = arena.allocF32(N);
@@ -119,14 +120,19 @@ describe.each(BUILDS)("%s build", (buildName) => {
     const q = arena.i8(wq, N * K).slice();
     const s = arena.f32(ws, N).slice();
     expect(s[0]).toBe(0);
+    expect(Array.from(q.subarray(0, K))).toEqual(new Array(K).fill(0));
+    const sqErr = (row: Float32Array, step: number) =>
+      row.reduce((e, v) => e + (v - Math.max(-127, Math.min(127, Math.round(v / step))) * step) ** 2, 0);
     for (let n = 1; n < N; n++) {
       const row = wv.subarray(n * K, (n + 1) * K);
       const amax = Math.max(...row.map(Math.abs));
-      expect(s[n]).toBeCloseTo(amax / 127, 7);
-      expect(Math.max(...q.subarray(n * K, (n + 1) * K).map(Math.abs))).toBe(127);
-      for (let i = 0; i < K; i++)
-        expect(Math.abs(q[n * K + i] * s[n] - row[i])).toBeLessThanOrEqual(s[n] * 0.5 + 1e-7);
+      expect(s[n]).toBeGreaterThanOrEqual((0.8 * amax) / 127 - 1e-9);
+      expect(s[n]).toBeLessThanOrEqual(amax / 127 + 1e-9);
+      const got = row.reduce((e, v, i) => e + (v - q[n * K + i] * s[n]) ** 2, 0);
+      expect(got).toBeLessThanOrEqual(sqErr(row, amax / 127) * (1 + 1e-5));
+      for (let i = 0; i < K; i++) expect(Math.abs(q[n * K + i])).toBeLessThanOrEqual(127);
     }
+    expect(s[2]).toBeLessThan(3 / 127); // the outlier row was clipped
     arena.reset(mark);
   });
 
@@ -354,6 +360,15 @@ describe.each(BUILDS)("%s build", (buildName) => {
           : 0;
         expect(got[t * C + c]).toBe(e);
       }
+    // int8 token table: the same sums as an f32 table holding the dequantized rows
+    const qv = Int8Array.from({ length: V * C }, (_, i) => ((i * 37) % 255) - 127);
+    const sv = Float32Array.from({ length: V }, (_, v) => 0.01 + v * 0.003);
+    const deq = Float32Array.from(qv, (q, i) => Math.fround(q * sv[Math.floor(i / C)]));
+    const [tq, ts, td] = [arena.put(qv), arena.put(sv), arena.put(deq)];
+    const y2 = arena.allocF32(T * C);
+    expect(k.embed_q8_f32(y2, ids, posIds, segIds, tq, ts, pos, seg, T, C, V, P, S)).toBe(3);
+    k.embed_f32(y, ids, posIds, segIds, td, pos, seg, T, C, V, P, S);
+    expect(Array.from(arena.f32(y2, T * C))).toEqual(Array.from(arena.f32(y, T * C)));
     // token table only (T5)
     const bad2 = k.embed_f32(y, ids, 0, 0, tok, 0, 0, 3, C, V, 0, 0);
     expect(bad2).toBe(0);
