@@ -131,6 +131,11 @@ export class BertModel {
   private readonly qa?: Linear;
   private readonly tokenClassification: boolean;
 
+  /** True for BertForTokenClassification (its classifier runs on every token). */
+  get isTokenClassifier(): boolean {
+    return this.tokenClassification;
+  }
+
   constructor(
     readonly rt: KernelRuntime,
     readonly config: BertConfig,

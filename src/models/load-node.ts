@@ -1,0 +1,47 @@
+// Loading a model folder in Node: config.json + safetensors + tokenizer files → a ready pipeline, in
+// f32 or int8, on a shared kernel runtime.
+
+import type { KernelRuntime } from "../runtime/load.ts";
+import { loadRuntime } from "../runtime/node.ts";
+import { loadTokenizerDir } from "../tokenizers/node.ts";
+import type { Tokenizer } from "../tokenizers/types.ts";
+import { BertModel } from "./bert.ts";
+import { bertConfigFromJson } from "./bert-config.ts";
+import { readConfig, readTensors } from "./checkpoint-node.ts";
+import type { WeightDType } from "./linear.ts";
+import { CheckpointError } from "./tensors.ts";
+
+let shared: Promise<KernelRuntime> | undefined;
+
+/** One kernel runtime per process (relaxed SIMD where the engine supports it). */
+export function sharedRuntime(): Promise<KernelRuntime> {
+  shared ??= loadRuntime();
+  return shared;
+}
+
+export async function modelType(dir: string): Promise<string> {
+  const cfg = await readConfig(dir);
+  if (typeof cfg.model_type !== "string")
+    throw new CheckpointError(`config.json in ${dir} has no model_type`);
+  return cfg.model_type;
+}
+
+export async function loadBertDir(
+  dir: string,
+  opts: { dtype?: WeightDType; runtime?: KernelRuntime; extraWeights?: string[] } = {},
+): Promise<BertModel> {
+  const rt = opts.runtime ?? (await sharedRuntime());
+  const config = bertConfigFromJson(await readConfig(dir));
+  return new BertModel(rt, config, await readTensors(dir, opts.extraWeights), { dtype: opts.dtype });
+}
+
+export async function loadBertPipelineDir(
+  dir: string,
+  opts: { dtype?: WeightDType; tokenizerDir?: string; runtime?: KernelRuntime } = {},
+): Promise<{ model: BertModel; tokenizer: Tokenizer }> {
+  const [model, tokenizer] = await Promise.all([
+    loadBertDir(dir, opts),
+    loadTokenizerDir(opts.tokenizerDir ?? dir),
+  ]);
+  return { model, tokenizer };
+}

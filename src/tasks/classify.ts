@@ -1,0 +1,26 @@
+// Text classification with a BertForSequenceClassification head: softmax over the labels (sigmoid for
+// one label or multi-label checkpoints), the top_k labels by score, as [{label, score}].
+import { type BertPipeline, checkTopK, encodeBatch, softmax, topK } from "./pipeline.ts";
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+export function classify(
+  p: BertPipeline,
+  texts: string[],
+  opts: { topK?: number; pairs?: string[]; multiLabel?: boolean } = {},
+): LabelScore[][] {
+  const labels = p.model.config.id2label;
+  const k = Math.min(checkTopK(opts.topK, 1), labels.length);
+  const { input } = encodeBatch(p, texts, opts.pairs);
+  const logits = p.model.forward(input, { classify: true }).classifyLogits!; // [B,L]
+  const L = labels.length;
+  const sigmoid = opts.multiLabel || L === 1;
+  return texts.map((_, b) => {
+    const row = logits.subarray(b * L, (b + 1) * L);
+    const scores = sigmoid ? Float64Array.from(row, (x) => 1 / (1 + Math.exp(-x))) : softmax(row);
+    return topK(scores, k).map((i) => ({ label: labels[i], score: scores[i] }));
+  });
+}
