@@ -5,6 +5,8 @@
 // Layout: element (b, t, h, d) of Q/K/V/out is at b·sB + t·sT + h·D + d (strides in elements), which
 // covers [B,T,H·D] activations, fused QKV rows and KV caches with spare capacity.
 // A query with no visible key gets zero probabilities and a zero output.
+import { EPI_BIAS } from "./epilogue";
+import { matmul_f32 } from "./matmul";
 import { madd, vexp } from "./vecmath";
 
 export const MASK_NONE: i32 = 0;
@@ -49,9 +51,106 @@ export const MASK_PREFIX: i32 = 2;
   for (; d < D; d++) store<f32>(o + (<usize>d << 2), load<f32>(o + (<usize>d << 2)) + p * load<f32>(v + (<usize>d << 2)));
 }
 
+/** Keys j < visibleEnd(...) may be seen by query iAbs under the causal / prefix-LM mask. */
+@inline function visibleEnd(Tk: i32, iAbs: i32, maskKind: i32, prefixLen: i32): i32 {
+  if (maskKind == MASK_CAUSAL) return min(Tk, iAbs + 1);
+  if (maskKind == MASK_PREFIX) return min(Tk, max(iAbs + 1, prefixLen));
+  return Tk;
+}
+
+/** addMask[j] = 0 for a key that may be attended, −inf for padding ([Tk] f32 from keyMask row b). */
+@inline function fillAddMask(addMask: usize, keyMask: usize, b: i32, Tk: i32): void {
+  for (let j = 0; j < Tk; j++) {
+    store<f32>(addMask + (<usize>j << 2), load<i32>(keyMask + ((<usize>b * Tk + j) << 2)) != 0 ? 0 : -Infinity);
+  }
+}
+
+/**
+ * Turns a row of raw dot products q·k into probabilities in place: scale, bias, additive key mask
+ * (addMask, or 0), causal / prefix limit (keys ≥ end get 0), softmax; masked keys get exactly 0.
+ * A row with no visible key becomes all zeros.
+ */
+@inline function softmaxRow(row: usize, Tk: i32, end: i32, scale: f32, brow: usize, addMask: usize): void {
+  const NEG_INF: f32 = -Infinity;
+  const vscale = f32x4.splat(scale);
+  let vmx = f32x4.splat(NEG_INF);
+  let j = 0;
+  for (; j + 4 <= end; j += 4) {
+    const o = <usize>j << 2;
+    let s = f32x4.mul(v128.load(row + o), vscale);
+    if (brow) s = f32x4.add(s, v128.load(brow + o));
+    if (addMask) s = f32x4.add(s, v128.load(addMask + o));
+    v128.store(row + o, s);
+    vmx = f32x4.max(vmx, s);
+  }
+  let mx = Mathf.max(Mathf.max(f32x4.extract_lane(vmx, 0), f32x4.extract_lane(vmx, 1)), Mathf.max(f32x4.extract_lane(vmx, 2), f32x4.extract_lane(vmx, 3)));
+  for (; j < end; j++) {
+    const o = <usize>j << 2;
+    let s = load<f32>(row + o) * scale;
+    if (brow) s += load<f32>(brow + o);
+    if (addMask) s += load<f32>(addMask + o);
+    store<f32>(row + o, s);
+    mx = Mathf.max(mx, s);
+  }
+  if (end < Tk) memory.fill(row + (<usize>end << 2), 0, <usize>(Tk - end) << 2);
+  if (mx == NEG_INF) {
+    memory.fill(row, 0, <usize>end << 2);
+    return;
+  }
+  // exp pass; −inf scores (padding) become exactly 0
+  const vm = f32x4.splat(mx);
+  const vneg = f32x4.splat(NEG_INF);
+  let vsum = f32x4.splat(0);
+  j = 0;
+  for (; j + 4 <= end; j += 4) {
+    const at = row + (<usize>j << 2);
+    const s = v128.load(at);
+    const e = v128.andnot(vexp(f32x4.sub(s, vm)), f32x4.eq(s, vneg));
+    v128.store(at, e);
+    vsum = f32x4.add(vsum, e);
+  }
+  let sum = f32x4.extract_lane(vsum, 0) + f32x4.extract_lane(vsum, 1) + (f32x4.extract_lane(vsum, 2) + f32x4.extract_lane(vsum, 3));
+  for (; j < end; j++) {
+    const at = row + (<usize>j << 2);
+    const s = load<f32>(at);
+    const e: f32 = s == NEG_INF ? 0 : f32x4.extract_lane(vexp(f32x4.splat(s - mx)), 0);
+    store<f32>(at, e);
+    sum += e;
+  }
+  const inv = f32x4.splat(<f32>1 / sum);
+  j = 0;
+  for (; j + 4 <= end; j += 4) {
+    const at = row + (<usize>j << 2);
+    v128.store(at, f32x4.mul(v128.load(at), inv));
+  }
+  for (; j < end; j++) {
+    const at = row + (<usize>j << 2);
+    store<f32>(at, load<f32>(at) / sum);
+  }
+}
+
+/** Queries from this many rows up use the two-GEMM path (packing K and V pays off). */
+const GEMM_MIN_TQ: i32 = 4;
+
+@inline function ceil8(n: i32): i32 {
+  return (n + 7) & ~7;
+}
+
+/**
+ * Bytes of scratch attention_f32 needs: packed K [ceil8(Tk)·D], contiguous Q [Tq·D], packed V
+ * [ceil8(D)·Tk], output rows [Tq·D], a score block [Tq·Tk] (used when probs is 0) and an additive key
+ * mask row [Tk].
+ */
+export function attention_scratch_size(Tq: i32, Tk: i32, D: i32): i32 {
+  return (ceil8(Tk) * D + Tq * D + ceil8(D) * Tk + Tq * D + Tq * Tk + ceil8(Tk)) << 2;
+}
+
 /**
  * out: [B,Tq,H,D] by strides (osB, osT); probs: [B,H,Tq,Tk] softmax saved for backward, or 0;
- * scratch: [Tk] f32 (used when probs is 0); q/k/v by strides; bias: [H,Tq,Tk] or 0; keyMask: [B,Tk] i32 or 0.
+ * scratch: attention_scratch_size(Tq, Tk, D) bytes; q/k/v by strides; bias: [H,Tq,Tk] or 0;
+ * keyMask: [B,Tk] i32 or 0.
+ * With Tq ≥ 4 each head runs as two register-tiled GEMMs (S = Q·Kᵀ, then O = P·V, with K and V packed
+ * into panels per head); decoding (Tq < 4) walks the keys directly.
  */
 export function attention_f32(
   out: usize, probs: usize, scratch: usize,
@@ -59,56 +158,82 @@ export function attention_f32(
   B: i32, H: i32, Tq: i32, Tk: i32, D: i32, scale: f32, maskKind: i32, prefixLen: i32,
   qsB: i32, qsT: i32, ksB: i32, ksT: i32, vsB: i32, vsT: i32, osB: i32, osT: i32,
 ): void {
-  const NEG_INF: f32 = -Infinity;
+  if (Tq < GEMM_MIN_TQ) {
+    attentionRows(out, probs, scratch, q, k, v, bias, keyMask, B, H, Tq, Tk, D, scale, maskKind, prefixLen, qsB, qsT, ksB, ksT, vsB, vsT, osB, osT);
+    return;
+  }
+  const kp = scratch; // packed K panels [ceil8(Tk)/8][D][8]
+  const qc = kp + ((<usize>ceil8(Tk) * D) << 2); // [Tq, D]
+  const vp = qc + ((<usize>Tq * D) << 2); // packed V panels [ceil8(D)/8][Tk][8]
+  const oc = vp + ((<usize>ceil8(D) * Tk) << 2); // [Tq, D]
+  const sc = oc + ((<usize>Tq * D) << 2); // [Tq, Tk] scores when probs is 0
+  const addMask = keyMask ? sc + ((<usize>Tq * Tk) << 2) : 0; // [Tk] 0 or −inf
   for (let b = 0; b < B; b++) {
+    if (addMask) fillAddMask(addMask, keyMask, b, Tk);
+    for (let h = 0; h < H; h++) {
+      // pack K_h as GEMM weights W[N = Tk][K = D]
+      for (let p = 0; p < ceil8(Tk) >> 3; p++) {
+        for (let jj = 0; jj < 8; jj++) {
+          const j = (p << 3) + jj;
+          const src = k + ((<usize>b * ksB + <usize>j * ksT + <usize>h * D) << 2);
+          for (let d = 0; d < D; d++) {
+            store<f32>(kp + ((((<usize>p * D + d) << 3) + jj) << 2), j < Tk ? load<f32>(src + (<usize>d << 2)) : 0);
+          }
+        }
+      }
+      // Q_h rows, contiguous
+      for (let i = 0; i < Tq; i++) {
+        memory.copy(qc + ((<usize>i * D) << 2), q + ((<usize>b * qsB + <usize>i * qsT + <usize>h * D) << 2), <usize>D << 2);
+      }
+      const S = probs ? probs + ((((<usize>b * H + h) * Tq) * Tk) << 2) : sc;
+      matmul_f32(S, 0, qc, kp, 0, 0, Tq, D, Tk, EPI_BIAS);
+      for (let i = 0; i < Tq; i++) {
+        const brow = bias ? bias + (((<usize>h * Tq + i) * Tk) << 2) : 0;
+        softmaxRow(S + ((<usize>i * Tk) << 2), Tk, visibleEnd(Tk, i + Tk - Tq, maskKind, prefixLen), scale, brow, addMask);
+      }
+      // pack V_h as GEMM weights W[N = D][K = Tk]: panel p holds columns d = 8p..8p+7 of V rows
+      for (let p = 0; p < ceil8(D) >> 3; p++) {
+        for (let j = 0; j < Tk; j++) {
+          const src = v + ((<usize>b * vsB + <usize>j * vsT + <usize>h * D) << 2);
+          const dst = vp + ((((<usize>p * Tk + j) << 3)) << 2);
+          for (let dd = 0; dd < 8; dd++) {
+            const d = (p << 3) + dd;
+            store<f32>(dst + (<usize>dd << 2), d < D ? load<f32>(src + (<usize>d << 2)) : 0);
+          }
+        }
+      }
+      matmul_f32(oc, 0, S, vp, 0, 0, Tq, Tk, D, EPI_BIAS);
+      for (let i = 0; i < Tq; i++) {
+        memory.copy(out + ((<usize>b * osB + <usize>i * osT + <usize>h * D) << 2), oc + ((<usize>i * D) << 2), <usize>D << 2);
+      }
+    }
+  }
+}
+
+/** The direct path: one query at a time, dot products against each key, then p·V accumulated. */
+function attentionRows(
+  out: usize, probs: usize, scratch: usize,
+  q: usize, k: usize, v: usize, bias: usize, keyMask: usize,
+  B: i32, H: i32, Tq: i32, Tk: i32, D: i32, scale: f32, maskKind: i32, prefixLen: i32,
+  qsB: i32, qsT: i32, ksB: i32, ksT: i32, vsB: i32, vsT: i32, osB: i32, osT: i32,
+): void {
+  const addMask = keyMask ? scratch + ((<usize>ceil8(Tk)) << 2) : 0; // [Tk] 0 or −inf
+  for (let b = 0; b < B; b++) {
+    if (addMask) fillAddMask(addMask, keyMask, b, Tk);
     for (let h = 0; h < H; h++) {
       for (let i = 0; i < Tq; i++) {
         const row = probs ? probs + ((((<usize>b * H + h) * Tq + i) * Tk) << 2) : scratch;
         const qi = q + ((<usize>b * qsB + <usize>i * qsT + <usize>h * D) << 2);
+        const end = visibleEnd(Tk, i + Tk - Tq, maskKind, prefixLen);
+        for (let j = 0; j < end; j++) {
+          store<f32>(row + (<usize>j << 2), dot(qi, k + ((<usize>b * ksB + <usize>j * ksT + <usize>h * D) << 2), D));
+        }
         const brow = bias ? bias + (((<usize>h * Tq + i) * Tk) << 2) : 0;
-        const iAbs = i + Tk - Tq;
-        let mx: f32 = NEG_INF;
-        for (let j = 0; j < Tk; j++) {
-          let s: f32 = NEG_INF;
-          if (visible(keyMask, b, Tk, j, iAbs, maskKind, prefixLen)) {
-            const kj = k + ((<usize>b * ksB + <usize>j * ksT + <usize>h * D) << 2);
-            s = dot(qi, kj, D) * scale;
-            if (brow) s += load<f32>(brow + (<usize>j << 2));
-            mx = Mathf.max(mx, s);
-          }
-          store<f32>(row + (<usize>j << 2), s);
-        }
+        softmaxRow(row, Tk, end, scale, brow, addMask);
         const oi = out + ((<usize>b * osB + <usize>i * osT + <usize>h * D) << 2);
-        for (let d = 0; d < D; d++) store<f32>(oi + (<usize>d << 2), 0);
-        if (mx == NEG_INF) {
-          for (let j = 0; j < Tk; j++) store<f32>(row + (<usize>j << 2), 0);
-          continue;
-        }
-        // exp pass (vectorized); masked scores are −inf and become exactly 0.
-        const vmx = f32x4.splat(mx);
-        const vneg = f32x4.splat(NEG_INF);
-        let vsum = f32x4.splat(0);
-        let j = 0;
-        for (; j + 4 <= Tk; j += 4) {
-          const at = row + (<usize>j << 2);
-          const s = v128.load(at);
-          const e = v128.andnot(vexp(f32x4.sub(s, vmx)), f32x4.eq(s, vneg));
-          v128.store(at, e);
-          vsum = f32x4.add(vsum, e);
-        }
-        let sum = f32x4.extract_lane(vsum, 0) + f32x4.extract_lane(vsum, 1) + (f32x4.extract_lane(vsum, 2) + f32x4.extract_lane(vsum, 3));
-        for (; j < Tk; j++) {
-          const at = row + (<usize>j << 2);
-          const s = load<f32>(at);
-          const e: f32 = s == NEG_INF ? 0 : f32x4.extract_lane(vexp(f32x4.splat(s - mx)), 0);
-          store<f32>(at, e);
-          sum += e;
-        }
-        const inv: f32 = 1 / sum;
-        for (j = 0; j < Tk; j++) {
-          const at = row + (<usize>j << 2);
-          const p = load<f32>(at) * inv;
-          store<f32>(at, p);
+        memory.fill(oi, 0, <usize>D << 2);
+        for (let j = 0; j < Tk; j++) {
+          const p = load<f32>(row + (<usize>j << 2));
           if (p != 0) axpy(oi, p, v + ((<usize>b * vsB + <usize>j * vsT + <usize>h * D) << 2), D);
         }
       }

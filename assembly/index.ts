@@ -3,7 +3,7 @@
 // and never allocate; the host owns the memory layout from heap_base() up.
 
 export { activation_f32, activation_f32_ref, add_f32, gated_gelu_f32, gated_gelu_f32_ref, softmax_f32, softmax_f32_ref } from "./activation";
-export { attention_f32, attention_f32_ref } from "./attention";
+export { attention_f32, attention_f32_ref, attention_scratch_size } from "./attention";
 export { embed_f32, embed_q8_f32 } from "./embedding";
 export { layernorm_f32, layernorm_f32_ref, rmsnorm_f32, rmsnorm_f32_ref } from "./norm";
 export { matmul_f32, matmul_f32_ref, pack_weights_f32, packed_size_f32 } from "./matmul";

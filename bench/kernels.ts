@@ -89,7 +89,7 @@ function oursAttention(rt: KernelRuntime, T: number, H: number, D: number): numb
   const C = H * D;
   const qkv = arena.put(random(T * 3 * C, 7, 1));
   const out = arena.allocF32(T * C);
-  const scratch = arena.allocF32(T);
+  const scratch = arena.alloc(k.attention_scratch_size(T, T, D));
   const keyMask = arena.put(new Int32Array(T).fill(1));
   const t = timeIt(
     () =>

@@ -35,6 +35,20 @@ describe("edgeformer CLI", () => {
     expect(j.offsets).toHaveLength(golden.input_ids.length);
   });
 
+  it("tokenize works for T5 from tokenizer.json and from a bare spiece.model alike", () => {
+    const golden = readJsonFixture<{ texts: { text: string; input_ids: number[] }[] }>("tok/t5_goldens.json")
+      .texts[0];
+    const bare = join(tmp, "t5-spiece-only");
+    spawnSync("mkdir", ["-p", bare]);
+    copyFileSync(fixturePath("tok/t5/spiece.model"), join(bare, "spiece.model"));
+    copyFileSync(fixturePath("tok/t5/tokenizer_config.json"), join(bare, "tokenizer_config.json"));
+    for (const dir of [fixturePath("tok/t5"), bare]) {
+      const r = cli("tokenize", "--model", dir, "--text", golden.text);
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).input_ids).toEqual(golden.input_ids);
+    }
+  });
+
   it("forward writes every output under the goldens' names (f32 within 1e-4; int8 close)", () => {
     const out = join(tmp, "out.safetensors");
     const r = cli("forward", "--model", BERT, "--inputs", join(BERT, "pretrain_inputs.json"), "--out", out);

@@ -322,7 +322,7 @@ export class BertModel {
       const h = arena.allocF32(M * C); // [B,T,C] after attention block
       const inter = arena.allocF32(M * F); // [B,T,F]
       const probs = wants.attentions ? arena.allocF32(B * H * T * T) : 0; // [B,H,T,T]
-      const scratch = arena.allocF32(T);
+      const scratch = arena.alloc(k.attention_scratch_size(T, T, D));
       for (const layer of this.layers) {
         layer.qkv.forward(qkv, x, M);
         k.attention_f32(

@@ -87,6 +87,7 @@ export interface KernelExports {
   ): void;
 
   attention_f32: AttentionKernel;
+  attention_scratch_size(Tq: number, Tk: number, D: number): number;
   attention_f32_ref: AttentionKernel;
 
   layernorm_f32: LayerNormKernel;

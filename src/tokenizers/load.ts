@@ -1,8 +1,10 @@
-// Building a Tokenizer from the text of a checkpoint's tokenizer files: tokenizer.json (preferred, with
-// tokenizer_config.json when present) or, for older BERT checkpoints, a bare vocab.txt (+ config).
+// Building a Tokenizer from a checkpoint's tokenizer files: tokenizer.json (preferred, with
+// tokenizer_config.json when present; WordPiece → BERT, Unigram → T5) or, for older checkpoints, a bare
+// vocab.txt (BERT) or spiece.model (T5), each with its config.
 // Pure, no Node imports: Cloudflare Workers and browsers pass the file texts in themselves.
 import { BertTokenizer } from "./bert.ts";
 import { parseTokenizerConfig } from "./config.ts";
+import { t5TokenizerFromJson, t5TokenizerFromSpiece } from "./t5.ts";
 import type { Tokenizer } from "./types.ts";
 import { bertTokenizerJsonFromVocab } from "./wordpiece.ts";
 
@@ -13,13 +15,19 @@ export interface TokenizerFiles {
   tokenizerConfig?: string;
   /** Text of vocab.txt (used only without tokenizer.json). */
   vocabTxt?: string;
+  /** Bytes of spiece.model (used only without tokenizer.json and vocab.txt). */
+  spieceModel?: Uint8Array;
 }
 
 /**
- * A Tokenizer from file texts. tokenizer.json wins over vocab.txt. Only WordPiece (BERT-family) models are
- * supported so far; other tokenizer.json models throw. Throws clear errors on malformed files, an empty
+ * A Tokenizer from file texts. tokenizer.json wins over vocab.txt, which wins over spiece.model;
+ * tokenizer.json models other than WordPiece and Unigram throw. Throws clear errors on malformed files, an empty
  * vocab.txt or one without its unknown / [CLS] / [SEP] token.
  */
+function rawConfig(text: string | undefined): object | undefined {
+  return text === undefined ? undefined : (JSON.parse(text) as object);
+}
+
 export function loadTokenizerFromFiles(files: TokenizerFiles): Tokenizer {
   const config = parseTokenizerConfig(files.tokenizerConfig);
   if (files.tokenizerJson !== undefined) {
@@ -33,13 +41,15 @@ export function loadTokenizerFromFiles(files: TokenizerFiles): Tokenizer {
       throw new Error("tokenizer.json must hold a JSON object");
     }
     const type = (json as { model?: { type?: unknown } }).model?.type;
-    if (type !== "WordPiece") {
-      throw new Error(`tokenizer.json model type ${String(type)} is not supported yet (only WordPiece)`);
-    }
-    return new BertTokenizer(json, config);
+    if (type === "WordPiece") return new BertTokenizer(json, config);
+    if (type === "Unigram") return t5TokenizerFromJson(json, rawConfig(files.tokenizerConfig));
+    throw new Error(`tokenizer.json model type ${String(type)} is not supported (WordPiece, Unigram)`);
   }
   if (files.vocabTxt !== undefined) {
     return new BertTokenizer(bertTokenizerJsonFromVocab(files.vocabTxt, config), config);
   }
-  throw new Error("no tokenizer files: give tokenizer.json or vocab.txt");
+  if (files.spieceModel !== undefined) {
+    return t5TokenizerFromSpiece(files.spieceModel, rawConfig(files.tokenizerConfig), "spiece.model");
+  }
+  throw new Error("no tokenizer files: give tokenizer.json, vocab.txt or spiece.model");
 }

@@ -1,5 +1,5 @@
 // Node-side loading of a tokenizer from a checkpoint directory: tokenizer.json (+ tokenizer_config.json)
-// when present, else vocab.txt (+ tokenizer_config.json). See load.ts for the pure part.
+// when present, else vocab.txt, else spiece.model (each + tokenizer_config.json). See load.ts.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadTokenizerFromFiles } from "./load.ts";
@@ -14,15 +14,17 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
-/** Loads the tokenizer of a checkpoint directory, preferring tokenizer.json and falling back to vocab.txt. */
+/** Loads the tokenizer of a checkpoint directory: tokenizer.json, else vocab.txt, else spiece.model. */
 export async function loadTokenizerDir(dir: string): Promise<Tokenizer> {
   const [tokenizerJson, tokenizerConfig] = await Promise.all([
     readIfExists(join(dir, "tokenizer.json")),
     readIfExists(join(dir, "tokenizer_config.json")),
   ]);
   const vocabTxt = tokenizerJson === undefined ? await readIfExists(join(dir, "vocab.txt")) : undefined;
+  let spieceModel: Uint8Array | undefined;
   if (tokenizerJson === undefined && vocabTxt === undefined) {
-    throw new Error(`no tokenizer.json or vocab.txt in ${dir}`);
+    spieceModel = await readFile(join(dir, "spiece.model")).catch(() => undefined);
+    if (!spieceModel) throw new Error(`no tokenizer.json, vocab.txt or spiece.model in ${dir}`);
   }
-  return loadTokenizerFromFiles({ tokenizerJson, tokenizerConfig, vocabTxt });
+  return loadTokenizerFromFiles({ tokenizerJson, tokenizerConfig, vocabTxt, spieceModel });
 }

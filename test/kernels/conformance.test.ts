@@ -159,7 +159,7 @@ describe.each(BUILDS)("%s build", (buildName) => {
     const keyMask = arena.put(km);
     const [out, outr] = [arena.allocF32(B * Tq * C), arena.allocF32(B * Tq * C)];
     const [probs, probsr] = [arena.allocF32(B * H * Tq * Tk), arena.allocF32(B * H * Tq * Tk)];
-    const scratch = arena.allocF32(Tk);
+    const scratch = arena.alloc(k.attention_scratch_size(Tq, Tk, D));
     const args = [
       q,
       kk,
@@ -183,7 +183,7 @@ describe.each(BUILDS)("%s build", (buildName) => {
       Tq * C,
       C,
     ] as const;
-    k.attention_f32(out, probs, 0, ...args);
+    k.attention_f32(out, probs, scratch, ...args);
     k.attention_f32_ref(outr, probsr, 0, ...args);
     expectClose(arena.f32(out, B * Tq * C), arena.f32(outr, B * Tq * C), 2e-6, 1e-5, "out");
     expectClose(arena.f32(probs, B * H * Tq * Tk), arena.f32(probsr, B * H * Tq * Tk), 1e-6, 1e-5, "probs");
@@ -196,16 +196,16 @@ describe.each(BUILDS)("%s build", (buildName) => {
   it("attention gives zeros for a query with no visible key", () => {
     const { arena, k } = rt();
     const mark = arena.mark();
-    const [H, T, D] = [1, 3, 4];
+    const [H, T, D] = [1, 6, 4];
     const q = arena.put(normal(T * D, 1));
     const kv = arena.put(normal(T * D, 2));
-    const keyMask = arena.put(new Int32Array([0, 0, 0]));
+    const keyMask = arena.put(new Int32Array(T));
     const out = arena.allocF32(T * D);
     const probs = arena.allocF32(T * T);
     k.attention_f32(
       out,
       probs,
-      0,
+      arena.alloc(k.attention_scratch_size(T, T, D)),
       q,
       kv,
       kv,

@@ -68,7 +68,7 @@ describe.each(["simd", "debug", "relaxed"])("kernel goldens (%s build)", (buildN
       k.attention_f32(
         out,
         probs,
-        0,
+        arena.alloc(k.attention_scratch_size(T, T, D)),
         q,
         kk,
         v,

@@ -365,13 +365,13 @@ describe("vocab.txt and config handling", () => {
   });
 
   it("rejects bad or unsupported files clearly", () => {
-    expect(() => loadTokenizerFromFiles({})).toThrow(/give tokenizer.json or vocab.txt/);
+    expect(() => loadTokenizerFromFiles({})).toThrow(/give tokenizer.json, vocab.txt or spiece.model/);
     expect(() => loadTokenizerFromFiles({ tokenizerJson: "{" })).toThrow(/tokenizer.json is not valid JSON/);
     expect(() => loadTokenizerFromFiles({ vocabTxt, tokenizerConfig: "[]" })).toThrow(
       /must hold a JSON object/,
     );
-    const unigram = JSON.stringify({ model: { type: "Unigram", vocab: [] } });
-    expect(() => loadTokenizerFromFiles({ tokenizerJson: unigram })).toThrow(/Unigram is not supported yet/);
+    const bpe = JSON.stringify({ model: { type: "BPE", vocab: {} } });
+    expect(() => loadTokenizerFromFiles({ tokenizerJson: bpe })).toThrow(/model type BPE is not supported/);
   });
 });
 
@@ -400,7 +400,7 @@ describe("loadTokenizerDir", () => {
 
   it("says which files are missing", async () => {
     const empty = await tempDir({ "config.json": "{}" });
-    await expect(loadTokenizerDir(empty)).rejects.toThrow(/no tokenizer.json or vocab.txt in/);
+    await expect(loadTokenizerDir(empty)).rejects.toThrow(/no tokenizer.json, vocab.txt or spiece.model in/);
   });
 });
 
