@@ -27,7 +27,6 @@ import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { InferenceSession, Tensor, TypedTensor } from "onnxruntime-common";
 import { generateParam, shapeSize, type WeightsManifest } from "../src/io/manifest-weights.ts";
 // @ts-expect-error plain JS module without types
 import { ensureBenchDeps } from "./ensure-deps.mjs";
@@ -237,10 +236,29 @@ export async function preparePerfModel(name: PerfModelName): Promise<PreparedMod
 // ---------------------------------------------------------------------------------------------------
 // onnxruntime engines (same setup as ort-matmul.mjs: one thread, no proxy worker, files from dist/)
 
+// Minimal structural types for what we use of onnxruntime (its packages live in bench/node_modules and
+// are installed on first run, so the project's type check must not depend on them).
+interface OrtTensorData {
+  data: Float32Array;
+  dims: readonly number[];
+}
+type Feeds = Record<string, unknown>;
+interface InferenceSession {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  inputMetadata?: readonly { name: string; isTensor?: boolean; type?: string }[];
+  run(feeds: Feeds): Promise<Record<string, OrtTensorData>>;
+  release(): Promise<void>;
+}
 interface OrtModule {
   InferenceSession: { create(...args: unknown[]): Promise<InferenceSession> };
-  Tensor: typeof Tensor;
+  Tensor: new (type: string, data: unknown, dims: readonly number[]) => unknown;
   env: { logLevel?: string; wasm: Record<string, unknown> };
+}
+
+/** import() with a computed specifier, so TypeScript does not look for the package's types. */
+function importOptional(name: string): Promise<unknown> {
+  return import(name);
 }
 
 const require = createRequire(import.meta.url);
@@ -250,7 +268,7 @@ let nodePromise: Promise<OrtModule> | null = null;
 function loadWeb(): Promise<OrtModule> {
   webPromise ??= (async () => {
     await ensureBenchDeps();
-    const ort = (await import("onnxruntime-web")) as unknown as OrtModule; // "node" condition → dist/ort.node.min.mjs
+    const ort = (await importOptional("onnxruntime-web")) as OrtModule; // "node" condition → dist/ort.node.min.mjs
     const dist = dirname(require.resolve("onnxruntime-web/ort-wasm-simd-threaded.wasm"));
     ort.env.wasm.wasmPaths = {
       mjs: pathToFileURL(join(dist, "ort-wasm-simd-threaded.mjs")).href,
@@ -268,7 +286,7 @@ function loadWeb(): Promise<OrtModule> {
 function loadNode(): Promise<OrtModule> {
   nodePromise ??= (async () => {
     await ensureBenchDeps();
-    const mod = (await import("onnxruntime-node")) as unknown as { default?: OrtModule } & OrtModule;
+    const mod = (await importOptional("onnxruntime-node")) as { default?: OrtModule } & OrtModule;
     const ort = mod.default ?? mod;
     ort.env.logLevel = "error";
     return ort;
@@ -417,8 +435,8 @@ export async function ortEncoderMs({
     const outName = session.outputNames.includes("last_hidden_state")
       ? "last_hidden_state"
       : session.outputNames[0];
-    const run = () => session.run(feeds as InferenceSession.FeedsType);
-    let result: InferenceSession.ReturnType | undefined;
+    const run = () => session.run(feeds as Feeds);
+    let result: Record<string, OrtTensorData> | undefined;
     const warmStart = performance.now();
     for (let i = 0; i < warmup || (warmup > 0 && performance.now() - warmStart < warmupMs); i++)
       result = await run();
@@ -431,7 +449,7 @@ export async function ortEncoderMs({
       times.push(t1 - t0);
       if (times.length >= minRuns && t1 - start >= minTimeMs) break;
     }
-    const out = result![outName] as TypedTensor<"float32">;
+    const out = result![outName] as OrtTensorData;
     return {
       medianMs: median(times),
       output: Float32Array.from(out.data),
@@ -522,7 +540,7 @@ export async function ortT5GreedyMsPerToken({
 
     const generate = async () => {
       const t0 = performance.now();
-      const enc = await encoder.run(encFeeds as InferenceSession.FeedsType);
+      const enc = await encoder.run(encFeeds as Feeds);
       const t1 = performance.now();
       const cross = await crossKv.run({ [crossInput]: enc.last_hidden_state ?? enc[encoder.outputNames[0]] });
       const t2 = performance.now();
@@ -545,8 +563,8 @@ export async function ortT5GreedyMsPerToken({
           ids.map((r) => r[r.length - 1]),
           [batch, 1],
         );
-        const out = await decoder.run(feeds as InferenceSession.FeedsType);
-        const logits = (out.logits as TypedTensor<"float32">).data;
+        const out = await decoder.run(feeds as Feeds);
+        const logits = (out.logits as OrtTensorData).data;
         const vocab = logits.length / batch;
         for (let b = 0; b < batch; b++) {
           let best = 0;
