@@ -74,6 +74,65 @@ describe("edgeformer CLI", () => {
     expectClose(got8.float32("hidden_states.2"), golden.float32("hidden_states.2"), 0.1, 0, "int8 hidden");
   });
 
+  it("forward and generate work for T5: outputs and generated ids equal the goldens", () => {
+    const dir = fixturePath("t5_tiny_gated");
+    const out = join(tmp, "t5.safetensors");
+    const r = cli("forward", "--model", dir, "--inputs", join(dir, "seq2seq_inputs.json"), "--out", out);
+    expect(r.code, r.err).toBe(0);
+    const got = SafetensorsFile.parse(readFileSync(out), "t5.safetensors");
+    const golden = readSafetensorsFixture("t5_tiny_gated/seq2seq_outputs.safetensors");
+    for (const name of golden.names()) expectClose(got.float32(name), golden.float32(name), 1e-4, 0, name);
+    const inputs = readJsonFixture<{
+      input_ids: number[][];
+      loss: number;
+      beam4_max_new_tokens_12: number[][];
+    }>("t5_tiny_gated/seq2seq_inputs.json");
+    expect(JSON.parse(r.out).loss).toBeCloseTo(inputs.loss, 4);
+    const g = cli(
+      "generate",
+      "--model",
+      dir,
+      "--tokenizer",
+      fixturePath("tok/t5"),
+      "--input-ids",
+      JSON.stringify(inputs.input_ids),
+      "--max-new-tokens",
+      "12",
+      "--num-beams",
+      "4",
+    );
+    expect(g.code, g.err).toBe(0);
+    expect(JSON.parse(g.out).sequences).toEqual(inputs.beam4_max_new_tokens_12);
+    const t = cli(
+      "generate",
+      "--model",
+      dir,
+      "--tokenizer",
+      fixturePath("tok/t5"),
+      "--text",
+      "hello world",
+      "--max-new-tokens",
+      "3",
+    );
+    expect(t.code, t.err).toBe(0);
+    const tj = JSON.parse(t.out);
+    expect(tj.sequences[0]).toHaveLength(4);
+    expect(typeof tj.texts[0]).toBe("string");
+    const bad = cli(
+      "generate",
+      "--model",
+      dir,
+      "--tokenizer",
+      fixturePath("tok/t5"),
+      "--text",
+      "x",
+      "--top-p",
+      "2",
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--top-p must be in \(0, 1\]/);
+  });
+
   it("quantize writes an int8 checkpoint that the other commands load", () => {
     const src = join(tmp, "bert-with-tok");
     const q = join(tmp, "bert-int8");

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "./args.ts";
 import { classifyCommand, embedCommand, fillMaskCommand, nspCommand } from "./commands/bert-tasks.ts";
 import { forwardCommand } from "./commands/forward.ts";
+import { generateCommand } from "./commands/generate.ts";
 import { quantizeCommand } from "./commands/quantize.ts";
 import { tokenizeCommand } from "./commands/tokenize.ts";
 
@@ -51,6 +52,24 @@ const COMMANDS: Record<string, Command> = {
     summary: "--model DIR --text T [--top-k N] [--json]",
     options: { ...modelOpts, text: many, "top-k": s },
     run: classifyCommand,
+  },
+  generate: {
+    summary:
+      "--model DIR (--text T | --input-ids JSON) [--max-new-tokens N] [--num-beams K] [--do-sample --temperature X --top-k K --top-p P --seed S] [--prefix P] [--dtype f32|int8]",
+    options: {
+      ...modelOpts,
+      text: many,
+      "input-ids": s,
+      "max-new-tokens": s,
+      "num-beams": s,
+      "do-sample": flag,
+      temperature: s,
+      "top-k": s,
+      "top-p": s,
+      seed: s,
+      prefix: s,
+    },
+    run: generateCommand,
   },
   quantize: { summary: "IN_DIR OUT_DIR", options: {}, run: (_f, pos) => quantizeCommand(pos) },
 };

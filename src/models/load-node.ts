@@ -1,5 +1,5 @@
-// Loading a model folder in Node: config.json + safetensors + tokenizer files → a ready pipeline, in
-// f32 or int8, on a shared kernel runtime.
+// Loading a model folder in Node: config.json + safetensors + tokenizer files → a ready BERT or T5
+// pipeline, in f32 or int8, on a shared kernel runtime.
 
 import type { KernelRuntime } from "../runtime/load.ts";
 import { loadRuntime } from "../runtime/node.ts";
@@ -9,6 +9,8 @@ import { BertModel } from "./bert.ts";
 import { bertConfigFromJson } from "./bert-config.ts";
 import { readConfig, readTensors } from "./checkpoint-node.ts";
 import type { WeightDType } from "./linear.ts";
+import { T5Model } from "./t5.ts";
+import { t5ConfigFromJson } from "./t5-config.ts";
 import { CheckpointError } from "./tensors.ts";
 
 let shared: Promise<KernelRuntime> | undefined;
@@ -43,5 +45,19 @@ export async function loadBertPipelineDir(
     loadBertDir(dir, opts),
     loadTokenizerDir(opts.tokenizerDir ?? dir),
   ]);
+  return { model, tokenizer };
+}
+
+export async function loadT5Dir(dir: string, opts: { dtype?: WeightDType; runtime?: KernelRuntime } = {}): Promise<T5Model> {
+  const rt = opts.runtime ?? (await sharedRuntime());
+  const config = t5ConfigFromJson(await readConfig(dir));
+  return new T5Model(rt, config, await readTensors(dir), { dtype: opts.dtype });
+}
+
+export async function loadT5PipelineDir(
+  dir: string,
+  opts: { dtype?: WeightDType; tokenizerDir?: string; runtime?: KernelRuntime } = {},
+): Promise<{ model: T5Model; tokenizer: Tokenizer }> {
+  const [model, tokenizer] = await Promise.all([loadT5Dir(dir, opts), loadTokenizerDir(opts.tokenizerDir ?? dir)]);
   return { model, tokenizer };
 }

@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import type { TensorInput } from "../../io/safetensors.ts";
 import { writeSafetensorsFileAtomic } from "../../io/safetensors-node.ts";
-import { loadBertDir, modelType } from "../../models/load-node.ts";
+import { loadBertDir, loadT5Dir, modelType } from "../../models/load-node.ts";
 import { dir, type Flags, oneOf, str, UsageError } from "../args.ts";
 
 function matrix(json: Record<string, unknown>, key: string, required: boolean): number[][] | undefined {
@@ -35,7 +35,8 @@ export async function forwardCommand(flags: Flags): Promise<string> {
     throw new UsageError(`--inputs ${inputsPath}: ${(err as Error).message}`);
   }
   const type = await modelType(modelDir);
-  if (type !== "bert") throw new UsageError(`forward: model_type ${type} is not supported yet`);
+  if (type === "t5") return forwardT5(modelDir, json, outPath, dtype);
+  if (type !== "bert") throw new UsageError(`forward: model_type ${type} is not supported (bert, t5)`);
   const ids = matrix(json, "input_ids", true)!;
   const B = ids.length;
   const T = ids[0].length;
@@ -89,4 +90,56 @@ export async function forwardCommand(flags: Flags): Promise<string> {
   if (out.qaEndLogits) tensors.end_logits = f32(out.qaEndLogits, [B, T]);
   await writeSafetensorsFileAtomic(outPath, tensors, { producer: "edgeformer", dtype });
   return JSON.stringify({ out: outPath, tensors: Object.keys(tensors) });
+}
+
+/** T5: input_ids, attention_mask, decoder_input_ids (or labels, shifted right) → logits and hidden states. */
+async function forwardT5(
+  modelDir: string,
+  json: Record<string, unknown>,
+  outPath: string,
+  dtype: "f32" | "int8",
+): Promise<string> {
+  const ids = matrix(json, "input_ids", true)!;
+  const B = ids.length;
+  const T = ids[0].length;
+  const mask = matrix(json, "attention_mask", false);
+  if (mask && (mask.length !== B || mask[0].length !== T))
+    throw new UsageError(`inputs: "attention_mask" must be ${B}×${T}`);
+  const dec = matrix(json, "decoder_input_ids", false);
+  const labels = matrix(json, "labels", false);
+  const target = dec ?? labels;
+  if (!target) throw new UsageError('inputs: T5 needs "decoder_input_ids" or "labels"');
+  if (target.length !== B) throw new UsageError(`inputs: decoder rows must be ${B} like input_ids`);
+  const Td = target[0].length;
+  const model = await loadT5Dir(modelDir, { dtype });
+  const out = model.forward(
+    {
+      inputIds: Int32Array.from(ids.flat()),
+      attentionMask: mask ? Int32Array.from(mask.flat()) : undefined,
+      batch: B,
+      seq: T,
+      decoderInputIds: dec ? Int32Array.from(dec.flat()) : undefined,
+      labels: labels ? Int32Array.from(labels.flat()) : undefined,
+      decoderSeq: Td,
+    },
+    { hiddenStates: true },
+  );
+  const C = model.config.dModel;
+  const tensors: Record<string, TensorInput> = {};
+  const f32 = (data: Float32Array, shape: number[]) => ({ dtype: "F32" as const, shape, data });
+  tensors.logits = f32(out.logits, [B, Td, model.config.vocabSize]);
+  tensors.encoder_last_hidden_state = f32(out.encoderLastHiddenState, [B, T, C]);
+  out.encoderHiddenStates?.forEach((x, i) => {
+    tensors[`encoder_hidden_states.${i}`] = f32(x, [B, T, C]);
+  });
+  out.hiddenStates?.forEach((x, i) => {
+    tensors[`decoder_hidden_states.${i}`] = f32(x, [B, Td, C]);
+  });
+  if (out.loss !== undefined) tensors.loss = f32(Float32Array.of(out.loss), [1]);
+  await writeSafetensorsFileAtomic(outPath, tensors, { producer: "edgeformer", dtype });
+  return JSON.stringify({
+    out: outPath,
+    tensors: Object.keys(tensors),
+    ...(out.loss !== undefined ? { loss: out.loss } : {}),
+  });
 }
