@@ -14,6 +14,7 @@ import { createRuntime, type KernelRuntime } from "../src/runtime/load.ts";
 import { WASM_RELAXED_URL, WASM_URL } from "../src/runtime/node.ts";
 import { ortEncoderMs, type PerfModelName } from "./ort-models.ts";
 import { jsonArg, machineLine, markdownTable, type Row, table, writeSection } from "./report.ts";
+import { benchT5Small } from "./t5-small.ts";
 import { timeIt } from "./timing.ts";
 
 const SHAPES: [number, number][] = [
@@ -65,10 +66,14 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 async function main() {
-  const models = (arg("models") ?? "bert-minilm-l6,bert-base").split(",") as PerfModelName[];
+  const models = (arg("models") ?? "bert-minilm-l6,bert-base,t5-small").split(",") as PerfModelName[];
   const engines = await runtimes();
   const rows: Row[] = [];
   for (const model of models) {
+    if (model === "t5-small") {
+      rows.push(...(await benchT5Small(engines)));
+      continue;
+    }
     const config = bertConfigFromJson(JSON.parse(readFileSync(perfFile(model, "config.json"), "utf8")));
     const store = loadStore(model);
     for (const dtype of ["f32", "int8"] as const) {
@@ -84,7 +89,7 @@ async function main() {
             minRuns: heavy ? 3 : 10,
             minMs: heavy ? 1000 : 1500,
           });
-          rows.push({ model, engine: name, dtype, seq, batch, ms: t.medianMs });
+          rows.push({ model, part: "encoder", engine: name, dtype, seq, batch, ms: t.medianMs });
         }
         rt.arena.reset(mark);
       }
@@ -101,7 +106,7 @@ async function main() {
             minRuns: heavy ? 3 : 10,
             warmup: heavy ? 1 : 3,
           });
-          rows.push({ model, engine: `ort-${engine}`, dtype, seq, batch, ms: r.medianMs });
+          rows.push({ model, part: "encoder", engine: `ort-${engine}`, dtype, seq, batch, ms: r.medianMs });
           if (dtype === "f32" && seq === 16 && engine === "node") {
             const ours = new BertModel(engines[0].rt, config, store).forward({
               inputIds: Int32Array.from(tokens.flat()),
@@ -119,16 +124,19 @@ async function main() {
       console.error(`${model} ${dtype} done`);
     }
   }
-  const cols = ["model", "engine", "dtype", "seq", "batch", "ms"];
+  const cols = ["model", "part", "engine", "dtype", "seq", "batch", "ms", "ids_match"];
   console.log(table(rows, cols));
   const summary = ratios(rows);
   console.log(`\n${summary}`);
   const md = [
     "## Whole models (`npm run bench:models`)",
     "",
-    `Machine: ${machineLine()}. Median ms per forward pass (encoder to last_hidden_state), batch × seq tokens,`,
-    "weights generated from `bench/perf/*/weights_manifest.json`; onnxruntime runs the perf graphs with data",
-    "files written from the recipes (int8 = `quantize_dynamic`). Same token ids for every engine.",
+    `Machine: ${machineLine()}. Median ms per encoder forward pass (to last_hidden_state) for batch × seq`,
+    "tokens, and for T5-small greedy decoding ms per generated token (batch 1, 20 tokens, KV cache; ours",
+    "includes the one-time cross-attention K/V projection, onnxruntime's excludes its cross_kv graph).",
+    "Weights generated from `bench/perf/*/weights_manifest.json`; onnxruntime runs the perf graphs with",
+    "data files written from the recipes (int8 = `quantize_dynamic`). Same token ids for every engine;",
+    "`ids_match`: greedy ids equal the Hugging Face golden.",
     "",
     "### Ratios (ours / onnxruntime, lower is faster)",
     "",
@@ -145,13 +153,14 @@ async function main() {
 
 function ratios(rows: Row[]): string {
   const lines = [
-    "| model | dtype | seq × batch | simd / ort-web | relaxed / ort-web | simd / ort-node |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| model | part | dtype | seq × batch | simd / ort-web | relaxed / ort-web | simd / ort-node |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
   ];
   const get = (r: Row, engine: string) =>
     rows.find(
       (x) =>
         x.model === r.model &&
+        x.part === r.part &&
         x.dtype === r.dtype &&
         x.seq === r.seq &&
         x.batch === r.batch &&
@@ -163,7 +172,7 @@ function ratios(rows: Row[]): string {
     const relaxed = get(r, "edgeformer-relaxed");
     const f = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}×` : "n/a");
     lines.push(
-      `| ${r.model} | ${r.dtype} | ${r.seq} × ${r.batch} | ${f(r.ms as number, web)} | ${f(relaxed, web)} | ${f(r.ms as number, node)} |`,
+      `| ${r.model} | ${r.part} | ${r.dtype} | ${r.seq} × ${r.batch} | ${f(r.ms as number, web)} | ${f(relaxed, web)} | ${f(r.ms as number, node)} |`,
     );
   }
   return lines.join("\n");
