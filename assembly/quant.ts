@@ -4,11 +4,22 @@
 
 /** Σ (w − round(w/s)·s)² over a row for the step s (values past ±127 steps are clipped). */
 function rowError(row: usize, K: i32, s: f32): f32 {
-  const inv: f32 = <f32>1 / s;
-  let err: f32 = 0;
-  for (let k = 0; k < K; k++) {
+  const inv = f32x4.splat(<f32>1 / s);
+  const vs = f32x4.splat(s);
+  const lo = f32x4.splat(-127);
+  const hi = f32x4.splat(127);
+  let acc = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const w = v128.load(row + (<usize>k << 2));
+    const q = f32x4.min(hi, f32x4.max(lo, f32x4.nearest(f32x4.mul(w, inv))));
+    const d = f32x4.sub(w, f32x4.mul(q, vs));
+    acc = f32x4.add(acc, f32x4.mul(d, d));
+  }
+  let err = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  for (; k < K; k++) {
     const w = load<f32>(row + (<usize>k << 2));
-    const q = Mathf.max(-127, Mathf.min(127, nearest<f32>(w * inv)));
+    const q = Mathf.max(-127, Mathf.min(127, nearest<f32>(w * (<f32>1 / s))));
     const d = w - q * s;
     err += d * d;
   }
