@@ -6,7 +6,7 @@
 // covers [B,T,H·D] activations, fused QKV rows and KV caches with spare capacity.
 // A query with no visible key gets zero probabilities and a zero output.
 import { EPI_BIAS } from "./epilogue";
-import { matmul_f32 } from "./matmul";
+import { gemmAcc, matmul_f32 } from "./matmul";
 import { madd, vexp } from "./vecmath";
 
 export const MASK_NONE: i32 = 0;
@@ -292,6 +292,165 @@ export function attention_f32_ref(
         for (let j = 0; j < Tk; j++) {
           const at = row + (<usize>j << 2);
           store<f32>(at, sum > 0 ? <f32>(<f64>load<f32>(at) / sum) : 0);
+        }
+      }
+    }
+  }
+}
+
+
+// ---- backward ------------------------------------------------------------------------------------
+// With P = softmax(S), S = scale·Q·Kᵀ + bias + mask, O = P·V, per head (b, h):
+//   dV += Pᵀ·dO;  dP = dO·Vᵀ;  dS = P ⊙ (dP − rowsum(P ⊙ dP));  dBias[h] += dS (summed over b);
+//   dQ += scale·dS·K;  dK += scale·dSᵀ·Q.
+// Masks need no special handling: masked (and fully masked) entries have P = 0, so dS = 0 there.
+
+/**
+ * Bytes of scratch attention_backward_f32 needs: packed V [ceil8(Tk)·D], contiguous dO rows [Tq·D] and
+ * a dP / dS block [Tq·Tk] (at least [Tq·Tk] f64, which the `_ref` version uses).
+ */
+export function attention_backward_scratch_size(Tq: i32, Tk: i32, D: i32): i32 {
+  return max((ceil8(Tk) * D + Tq * D + Tq * Tk) << 2, (Tq * Tk) << 3);
+}
+
+/**
+ * Backward of attention_f32. ACCUMULATES into dq, dk, dv (same shapes and strides as q, k, v) and
+ * dbias ([H,Tq,Tk], summed over the batch; 0 to skip); any of dq, dk, dv may be 0 to skip it.
+ * probs: [B,H,Tq,Tk] saved by the forward; scratch: attention_backward_scratch_size(Tq, Tk, D) bytes;
+ * q, k, v: the forward inputs; dout: [B,Tq,H,D] by strides (osB, osT), the gradient of out.
+ * scale is the forward's. No mask arguments: every mask (key padding, causal, prefix-LM, a query with
+ * no visible key) is already in probs as exact zeros. Gradients must not alias the inputs (they may
+ * share one fused buffer, e.g. dQKV [B,T,3·H·D], as q, k and v do).
+ */
+export function attention_backward_f32(
+  dq: usize, dk: usize, dv: usize, dbias: usize, probs: usize, scratch: usize,
+  q: usize, k: usize, v: usize, dout: usize,
+  B: i32, H: i32, Tq: i32, Tk: i32, D: i32, scale: f32,
+  qsB: i32, qsT: i32, ksB: i32, ksT: i32, vsB: i32, vsT: i32, osB: i32, osT: i32,
+): void {
+  const vp = scratch; // packed V panels [ceil8(Tk)/8][D][8]
+  const oc = vp + ((<usize>ceil8(Tk) * D) << 2); // [Tq, D] contiguous dO rows
+  const ds = oc + ((<usize>Tq * D) << 2); // [Tq, Tk] dP, then dS
+  const tkB = <usize>Tk << 2;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const P = probs + ((((<usize>b * H + h) * Tq) * Tk) << 2);
+      const qh = q + ((<usize>b * qsB + <usize>h * D) << 2);
+      const kh = k + ((<usize>b * ksB + <usize>h * D) << 2);
+      const vh = v + ((<usize>b * vsB + <usize>h * D) << 2);
+      const oh = dout + ((<usize>b * osB + <usize>h * D) << 2);
+      // dV_h[Tk,D] += P_hᵀ·dO_h
+      if (dv) gemmAcc(dv + ((<usize>b * vsB + <usize>h * D) << 2), vsT, P, 4, tkB, oh, osT, Tk, D, Tq);
+      if (!dq && !dk && !dbias) continue;
+      // dP[Tq,Tk] = dO_h·V_hᵀ: pack V_h as GEMM weights W[N = Tk][K = D]
+      for (let p = 0; p < ceil8(Tk) >> 3; p++) {
+        for (let jj = 0; jj < 8; jj++) {
+          const j = (p << 3) + jj;
+          const src = vh + ((<usize>j * vsT) << 2);
+          for (let d = 0; d < D; d++) {
+            store<f32>(vp + ((((<usize>p * D + d) << 3) + jj) << 2), j < Tk ? load<f32>(src + (<usize>d << 2)) : 0);
+          }
+        }
+      }
+      for (let i = 0; i < Tq; i++) {
+        memory.copy(oc + ((<usize>i * D) << 2), oh + ((<usize>i * osT) << 2), <usize>D << 2);
+      }
+      matmul_f32(ds, 0, oc, vp, 0, 0, Tq, D, Tk, EPI_BIAS);
+      // dS = P ⊙ (dP − Σ_j P·dP) per row; dBias += dS; then dS *= scale for dQ and dK
+      const vscale = f32x4.splat(scale);
+      for (let i = 0; i < Tq; i++) {
+        const pr = P + ((<usize>i * Tk) << 2);
+        const dr = ds + ((<usize>i * Tk) << 2);
+        const br = dbias ? dbias + (((<usize>h * Tq + i) * Tk) << 2) : 0;
+        let acc = f32x4.splat(0);
+        let j = 0;
+        for (; j + 4 <= Tk; j += 4) {
+          const o = <usize>j << 2;
+          acc = madd(v128.load(pr + o), v128.load(dr + o), acc);
+        }
+        let dot = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+        for (; j < Tk; j++) dot += load<f32>(pr + (<usize>j << 2)) * load<f32>(dr + (<usize>j << 2));
+        const vdot = f32x4.splat(dot);
+        j = 0;
+        for (; j + 4 <= Tk; j += 4) {
+          const o = <usize>j << 2;
+          const g = f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dr + o), vdot));
+          if (br) v128.store(br + o, f32x4.add(v128.load(br + o), g));
+          v128.store(dr + o, f32x4.mul(g, vscale));
+        }
+        for (; j < Tk; j++) {
+          const o = <usize>j << 2;
+          const g = load<f32>(pr + o) * (load<f32>(dr + o) - dot);
+          if (br) store<f32>(br + o, load<f32>(br + o) + g);
+          store<f32>(dr + o, g * scale);
+        }
+      }
+      // dQ_h[Tq,D] += dS·K_h;  dK_h[Tk,D] += dSᵀ·Q_h
+      if (dq) gemmAcc(dq + ((<usize>b * qsB + <usize>h * D) << 2), qsT, ds, tkB, 4, kh, ksT, Tq, D, Tk);
+      if (dk) gemmAcc(dk + ((<usize>b * ksB + <usize>h * D) << 2), ksT, ds, 4, tkB, qh, qsT, Tk, D, Tq);
+    }
+  }
+}
+
+/** f64 scalar reference for attention_backward_f32 (same arguments; scratch holds one head's dS in f64). */
+export function attention_backward_f32_ref(
+  dq: usize, dk: usize, dv: usize, dbias: usize, probs: usize, scratch: usize,
+  q: usize, k: usize, v: usize, dout: usize,
+  B: i32, H: i32, Tq: i32, Tk: i32, D: i32, scale: f32,
+  qsB: i32, qsT: i32, ksB: i32, ksT: i32, vsB: i32, vsT: i32, osB: i32, osT: i32,
+): void {
+  const dS = scratch; // [Tq, Tk] f64
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const P = probs + ((((<usize>b * H + h) * Tq) * Tk) << 2);
+      // dS = P ⊙ (dP − rowsum(P ⊙ dP)), dP = dO·Vᵀ
+      for (let i = 0; i < Tq; i++) {
+        const oi = dout + ((<usize>b * osB + <usize>i * osT + <usize>h * D) << 2);
+        let dot: f64 = 0;
+        for (let j = 0; j < Tk; j++) {
+          const vj = v + ((<usize>b * vsB + <usize>j * vsT + <usize>h * D) << 2);
+          let dp: f64 = 0;
+          for (let d = 0; d < D; d++) dp += <f64>load<f32>(oi + (<usize>d << 2)) * <f64>load<f32>(vj + (<usize>d << 2));
+          store<f64>(dS + ((<usize>i * Tk + j) << 3), dp);
+          dot += <f64>load<f32>(P + ((<usize>i * Tk + j) << 2)) * dp;
+        }
+        for (let j = 0; j < Tk; j++) {
+          const at = dS + ((<usize>i * Tk + j) << 3);
+          const g = <f64>load<f32>(P + ((<usize>i * Tk + j) << 2)) * (load<f64>(at) - dot);
+          store<f64>(at, g);
+          if (dbias) {
+            const bt = dbias + ((((<usize>h * Tq + i) * Tk) + j) << 2);
+            store<f32>(bt, <f32>(<f64>load<f32>(bt) + g));
+          }
+        }
+      }
+      for (let d = 0; d < D; d++) {
+        const o = <usize>d << 2;
+        if (dq) {
+          for (let i = 0; i < Tq; i++) {
+            let acc: f64 = 0;
+            for (let j = 0; j < Tk; j++) {
+              acc += load<f64>(dS + ((<usize>i * Tk + j) << 3)) * <f64>load<f32>(k + ((<usize>b * ksB + <usize>j * ksT + <usize>h * D) << 2) + o);
+            }
+            const at = dq + ((<usize>b * qsB + <usize>i * qsT + <usize>h * D) << 2) + o;
+            store<f32>(at, <f32>(<f64>load<f32>(at) + acc * <f64>scale));
+          }
+        }
+        for (let j = 0; j < Tk; j++) {
+          let ak: f64 = 0;
+          let av: f64 = 0;
+          for (let i = 0; i < Tq; i++) {
+            ak += load<f64>(dS + ((<usize>i * Tk + j) << 3)) * <f64>load<f32>(q + ((<usize>b * qsB + <usize>i * qsT + <usize>h * D) << 2) + o);
+            av += <f64>load<f32>(P + ((<usize>i * Tk + j) << 2)) * <f64>load<f32>(dout + ((<usize>b * osB + <usize>i * osT + <usize>h * D) << 2) + o);
+          }
+          if (dk) {
+            const at = dk + ((<usize>b * ksB + <usize>j * ksT + <usize>h * D) << 2) + o;
+            store<f32>(at, <f32>(<f64>load<f32>(at) + ak * <f64>scale));
+          }
+          if (dv) {
+            const at = dv + ((<usize>b * vsB + <usize>j * vsT + <usize>h * D) << 2) + o;
+            store<f32>(at, <f32>(<f64>load<f32>(at) + av));
+          }
         }
       }
     }

@@ -82,3 +82,81 @@ export function embed_q8_f32(
   }
   return bad;
 }
+
+// ---- backward ------------------------------------------------------------------------------------
+
+/**
+ * Backward of embed_f32: scatter-add of the output gradient into the tables, by id (repeated ids add up).
+ * ACCUMULATES: dtok [V,C], dpos [P,C], dseg [S,C] (any may be 0 to skip: a frozen table, or T5's single
+ * table); dy: [T,C]; ids, posIds, segIds: [T] i32 as in the forward (posIds / segIds 0 when unused).
+ * A row whose ids the forward rejected (out of range) got zeros and passes no gradient; returns their
+ * count, like the forward. Tied weights (an LM head sharing the token table) just accumulate into the
+ * same dtok buffer.
+ */
+export function embed_backward_f32(
+  dtok: usize, dpos: usize, dseg: usize, dy: usize, ids: usize, posIds: usize, segIds: usize,
+  T: i32, C: i32, V: i32, P: i32, S: i32,
+): i32 {
+  let bad = 0;
+  for (let t = 0; t < T; t++) {
+    const id = load<i32>(ids + (<usize>t << 2));
+    const p = posIds ? load<i32>(posIds + (<usize>t << 2)) : 0;
+    const s = segIds ? load<i32>(segIds + (<usize>t << 2)) : 0;
+    if (<u32>id >= <u32>V || (posIds && <u32>p >= <u32>P) || (segIds && <u32>s >= <u32>S)) {
+      bad++;
+      continue;
+    }
+    const src = dy + ((<usize>t * C) << 2);
+    if (dtok) addRow(dtok + ((<usize>id * C) << 2), src, 0, C);
+    if (dpos && posIds) addRow(dpos + ((<usize>p * C) << 2), src, 0, C);
+    if (dseg && segIds) addRow(dseg + ((<usize>s * C) << 2), src, 0, C);
+  }
+  return bad;
+}
+
+/** f64 reference for embed_backward_f32 (same arguments; each table row's sum taken in f64). */
+export function embed_backward_f32_ref(
+  dtok: usize, dpos: usize, dseg: usize, dy: usize, ids: usize, posIds: usize, segIds: usize,
+  T: i32, C: i32, V: i32, P: i32, S: i32,
+): i32 {
+  let bad = 0;
+  for (let t = 0; t < T; t++) {
+    const id = load<i32>(ids + (<usize>t << 2));
+    const p = posIds ? load<i32>(posIds + (<usize>t << 2)) : 0;
+    const s = segIds ? load<i32>(segIds + (<usize>t << 2)) : 0;
+    if (<u32>id >= <u32>V || (posIds && <u32>p >= <u32>P) || (segIds && <u32>s >= <u32>S)) bad++;
+  }
+  scatterRef(dtok, dy, ids, posIds, segIds, 0, T, C, V, P, S);
+  if (posIds) scatterRef(dpos, dy, ids, posIds, segIds, 1, T, C, V, P, S);
+  if (segIds) scatterRef(dseg, dy, ids, posIds, segIds, 2, T, C, V, P, S);
+  return bad;
+}
+
+/** table[row] += Σ_t dy[t] over the valid tokens t whose id in the chosen id list (0 tok, 1 pos, 2 seg) is row. */
+function scatterRef(
+  table: usize, dy: usize, ids: usize, posIds: usize, segIds: usize, which: i32,
+  T: i32, C: i32, V: i32, P: i32, S: i32,
+): void {
+  if (!table) return;
+  const rows = which == 0 ? V : which == 1 ? P : S;
+  const list = which == 0 ? ids : which == 1 ? posIds : segIds;
+  for (let row = 0; row < rows; row++) {
+    for (let c = 0; c < C; c++) {
+      let acc: f64 = 0;
+      let any = false;
+      for (let t = 0; t < T; t++) {
+        const id = load<i32>(ids + (<usize>t << 2));
+        const p = posIds ? load<i32>(posIds + (<usize>t << 2)) : 0;
+        const s = segIds ? load<i32>(segIds + (<usize>t << 2)) : 0;
+        if (<u32>id >= <u32>V || (posIds && <u32>p >= <u32>P) || (segIds && <u32>s >= <u32>S)) continue;
+        if (load<i32>(list + (<usize>t << 2)) != row) continue;
+        acc += <f64>load<f32>(dy + ((<usize>t * C + c) << 2));
+        any = true;
+      }
+      if (any) {
+        const at = table + ((<usize>row * C + c) << 2);
+        store<f32>(at, <f32>(<f64>load<f32>(at) + acc));
+      }
+    }
+  }
+}

@@ -1,6 +1,9 @@
 // GEMM epilogues: what happens to an output value after its dot product (bias, activation, residual).
 // Shared by the f32 and int8 GEMMs so both fuse the same operations in the same order.
-import { geluErf64, geluTanh64, geluErf1, geluTanh1, tanh1, vgeluErf, vgeluTanh, vtanh } from "./vecmath";
+import {
+  geluErf64, geluErfGrad64, geluTanh64, geluTanhGrad64, geluErf1, geluTanh1, tanh1, tanhGrad64,
+  vgeluErf, vgeluErfGrad, vgeluTanh, vgeluTanhGrad, vtanh, vtanhGrad,
+} from "./vecmath";
 
 /** y = acc + b */
 export const EPI_BIAS: i32 = 0;
@@ -43,4 +46,30 @@ export function epiRef(v: f64, epilogue: i32, residualAt: usize): f64 {
   if (epilogue == EPI_RESIDUAL) return v + <f64>load<f32>(residualAt);
   if (epilogue == EPI_TANH) return Math.tanh(v);
   return v;
+}
+
+/**
+ * d epilogue / d pre-activation per lane, for the backward: GELU (both forms), ReLU (0 at x ≤ 0, as
+ * PyTorch), tanh; 1 for EPI_BIAS and EPI_RESIDUAL (the residual's own gradient is dY, added by the host).
+ */
+@inline export function epiGradVec(x: v128, epilogue: i32): v128 {
+  if (epilogue == EPI_GELU_ERF) return vgeluErfGrad(x);
+  if (epilogue == EPI_GELU_TANH) return vgeluTanhGrad(x);
+  if (epilogue == EPI_RELU) return v128.and(f32x4.gt(x, f32x4.splat(0)), f32x4.splat(1.0));
+  if (epilogue == EPI_TANH) return vtanhGrad(x);
+  return f32x4.splat(1.0);
+}
+
+/** Scalar twin of epiGradVec (one lane through the vector code). */
+@inline export function epiGradOne(x: f32, epilogue: i32): f32 {
+  return f32x4.extract_lane(epiGradVec(f32x4.splat(x), epilogue), 0);
+}
+
+/** f64 reference derivative for the `_ref` kernels. */
+export function epiGradRef(x: f64, epilogue: i32): f64 {
+  if (epilogue == EPI_GELU_ERF) return geluErfGrad64(x);
+  if (epilogue == EPI_GELU_TANH) return geluTanhGrad64(x);
+  if (epilogue == EPI_RELU) return x > 0 ? 1.0 : 0.0;
+  if (epilogue == EPI_TANH) return tanhGrad64(x);
+  return 1.0;
 }

@@ -123,3 +123,70 @@ export function geluTanh64(x: f64): f64 {
 @inline export function exp1(x: f32): f32 {
   return f32x4.extract_lane(vexp(f32x4.splat(x)), 0);
 }
+
+// ---- derivatives (backward kernels) ----
+// Written without the cancellations of the naive forms: 0.5·(1 + tanh u) and 1 − tanh²u are computed
+// from e = exp(−2|u|) (so they keep full relative precision where they are tiny), and Φ(x) for x < 0 is
+// taken from erfc directly rather than as 1 − erf.
+
+/** d/dx GELU_erf = Φ(x) + x·φ(x) per lane (φ shares the exponential of erfc). */
+@inline export function vgeluErfGrad(x: v128): v128 {
+  const xc = f32x4.min(f32x4.max(x, f32x4.splat(-20.0)), f32x4.splat(20.0));
+  const z = f32x4.mul(f32x4.abs(xc), f32x4.splat(0.7071067811865476));
+  const t = f32x4.div(f32x4.splat(1.0), madd(z, f32x4.splat(0.3275911), f32x4.splat(1.0)));
+  let p = f32x4.splat(1.061405429);
+  p = madd(p, t, f32x4.splat(-1.453152027));
+  p = madd(p, t, f32x4.splat(1.421413741));
+  p = madd(p, t, f32x4.splat(-0.284496736));
+  p = madd(p, t, f32x4.splat(0.254829592));
+  p = f32x4.mul(p, t);
+  const e = vexp(f32x4.neg(f32x4.mul(z, z))); // exp(−x²/2)
+  const q = f32x4.mul(f32x4.mul(p, e), f32x4.splat(0.5)); // Φ(−|x|) = erfc(|x|/√2)/2
+  const cdf = v128.bitselect(q, f32x4.sub(f32x4.splat(1.0), q), f32x4.lt(xc, f32x4.splat(0)));
+  return madd(f32x4.mul(xc, e), f32x4.splat(0.3989422804014327), cdf);
+}
+
+/** d/dx GELU_tanh per lane: 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u). */
+@inline export function vgeluTanhGrad(x: v128): v128 {
+  const xc = f32x4.min(f32x4.max(x, f32x4.splat(-20.0)), f32x4.splat(20.0));
+  const x2 = f32x4.mul(xc, xc);
+  const u = f32x4.mul(madd(f32x4.mul(x2, xc), f32x4.splat(0.044715), xc), f32x4.splat(0.7978845608028654));
+  const e = vexp(f32x4.mul(f32x4.abs(u), f32x4.splat(-2.0)));
+  const inv = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), e));
+  const half1pt = v128.bitselect(f32x4.mul(e, inv), inv, f32x4.lt(u, f32x4.splat(0))); // 0.5·(1 + t)
+  const sech2 = f32x4.mul(f32x4.mul(f32x4.splat(4.0), e), f32x4.mul(inv, inv)); // 1 − t²
+  const du = f32x4.mul(madd(x2, f32x4.splat(0.134145), f32x4.splat(1.0)), f32x4.splat(0.7978845608028654));
+  return madd(f32x4.mul(f32x4.mul(xc, f32x4.splat(0.5)), sech2), du, half1pt);
+}
+
+/** GELU_tanh per lane in the same cancellation-free form (x·0.5·(1 + t)), for the gated-GELU backward. */
+@inline export function vgeluTanhStable(x: v128): v128 {
+  const xc = f32x4.min(f32x4.max(x, f32x4.splat(-20.0)), f32x4.splat(20.0));
+  const u = f32x4.mul(madd(f32x4.mul(f32x4.mul(xc, xc), xc), f32x4.splat(0.044715), xc), f32x4.splat(0.7978845608028654));
+  const e = vexp(f32x4.mul(f32x4.abs(u), f32x4.splat(-2.0)));
+  const inv = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), e));
+  const half1pt = v128.bitselect(f32x4.mul(e, inv), inv, f32x4.lt(u, f32x4.splat(0)));
+  // beyond ±20 GELU is x or 0 to f32 precision: use the unclamped x there
+  return f32x4.mul(x, half1pt);
+}
+
+/** d/dx tanh = 1 − tanh²x = 4e/(1 + e)², e = exp(−2|x|). */
+@inline export function vtanhGrad(x: v128): v128 {
+  const e = vexp(f32x4.mul(f32x4.abs(x), f32x4.splat(-2.0)));
+  const inv = f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), e));
+  return f32x4.mul(f32x4.mul(f32x4.splat(4.0), e), f32x4.mul(inv, inv));
+}
+
+export function geluErfGrad64(x: f64): f64 {
+  return 0.5 * (1.0 + erf64(x * 0.7071067811865476)) + x * Math.exp(-0.5 * x * x) * 0.3989422804014327;
+}
+
+export function geluTanhGrad64(x: f64): f64 {
+  const t = Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (1.0 + 0.134145 * x * x);
+}
+
+export function tanhGrad64(x: f64): f64 {
+  const t = Math.tanh(x);
+  return 1.0 - t * t;
+}

@@ -12,6 +12,9 @@ export const Epilogue = {
 } as const;
 export type EpilogueCode = (typeof Epilogue)[keyof typeof Epilogue];
 
+/** Label value that takes no part in cross_entropy_f32 (assembly/loss.ts; PyTorch's ignore_index). */
+export const IGNORE_INDEX = -100;
+
 /** Attention mask kinds (assembly/attention.ts). */
 export const MaskKind = { none: 0, causal: 1, prefix: 2 } as const;
 export type MaskKindCode = (typeof MaskKind)[keyof typeof MaskKind];
@@ -49,6 +52,14 @@ export interface KernelExports {
     N: number,
     epilogue: number,
   ): void;
+
+  /**
+   * Backward of matmul_f32 (after activation_backward_f32 when an activation was fused). Accumulates:
+   * dx [M,K] += dY·W, dw [N,K] += dYᵀ·X, db [N] += Σ_rows dY; 0 skips one. w is UNPACKED [N,K]
+   * (Hugging Face layout), not the pack_weights_f32 panels.
+   */
+  matmul_backward_f32: MatmulBackwardKernel;
+  matmul_backward_f32_ref: MatmulBackwardKernel;
 
   quantize_weights_i8(wq: Ptr, scales: Ptr, w: Ptr, N: number, K: number): void;
   packed_size_i8(N: number, K: number): number;
@@ -89,11 +100,25 @@ export interface KernelExports {
   attention_f32: AttentionKernel;
   attention_scratch_size(Tq: number, Tk: number, D: number): number;
   attention_f32_ref: AttentionKernel;
+  /**
+   * Backward of attention_f32 from its saved probs. Accumulates dq, dk, dv (the strides of q, k, v)
+   * and dbias [H,Tq,Tk] (summed over the batch); 0 skips one. Masks are in probs (no mask arguments).
+   */
+  attention_backward_f32: AttentionBackwardKernel;
+  /** The `_ref` version uses scratch too (one head's dS in f64). */
+  attention_backward_f32_ref: AttentionBackwardKernel;
+  attention_backward_scratch_size(Tq: number, Tk: number, D: number): number;
 
   layernorm_f32: LayerNormKernel;
   layernorm_f32_ref: LayerNormKernel;
   rmsnorm_f32: RmsNormKernel;
   rmsnorm_f32_ref: RmsNormKernel;
+  /** Accumulates dx [R,C], dw [C], db [C] (0 skips dw / db) from the saved mean and rstd [R]. */
+  layernorm_backward_f32: LayerNormBackwardKernel;
+  layernorm_backward_f32_ref: LayerNormBackwardKernel;
+  /** Accumulates dx [R,C], dw [C] (0 skips dw) from the saved rstd [R]. */
+  rmsnorm_backward_f32: RmsNormBackwardKernel;
+  rmsnorm_backward_f32_ref: RmsNormBackwardKernel;
 
   activation_f32(y: Ptr, x: Ptr, n: number, act: number): void;
   activation_f32_ref(y: Ptr, x: Ptr, n: number, act: number): void;
@@ -102,6 +127,31 @@ export interface KernelExports {
   add_f32(y: Ptr, a: Ptr, b: Ptr, n: number): void;
   softmax_f32(y: Ptr, x: Ptr, R: number, N: number): void;
   softmax_f32_ref(y: Ptr, x: Ptr, R: number, N: number): void;
+  /**
+   * dx [n] += dy · act'(x); x is the activation input (a GEMM's saved preact: the epilogue backward).
+   * act: an Epilogue code (bias / residual: dx += dy).
+   */
+  activation_backward_f32(dx: Ptr, dy: Ptr, x: Ptr, n: number, act: number): void;
+  activation_backward_f32_ref(dx: Ptr, dy: Ptr, x: Ptr, n: number, act: number): void;
+  /** dgate += dy·up·gelu_tanh'(gate), dup += dy·gelu_tanh(gate); dgate/dup strided like gate/up. */
+  gated_gelu_backward_f32: GatedGeluBackwardKernel;
+  gated_gelu_backward_f32_ref: GatedGeluBackwardKernel;
+
+  /**
+   * Softmax cross-entropy, ignore index −100: writes the mean loss over non-ignored rows to loss [1]
+   * (NaN when none), accumulates dloss·(softmax − onehot)/count into dlogits [R,V] (0 skips it).
+   * labels: [R] i32. Returns the number of non-ignored rows, or −1 for a label outside [0, V).
+   */
+  cross_entropy_f32: CrossEntropyKernel;
+  cross_entropy_f32_ref: CrossEntropyKernel;
+
+  /** One AdamW step (PyTorch's formula) over one contiguous parameter region, in place. */
+  adamw_f32: AdamWKernel;
+  adamw_f32_ref: AdamWKernel;
+  /** x[0..n) = 0 (zero-grad). */
+  zero_f32(x: Ptr, n: number): void;
+  /** Σ x² in f64 (global gradient norm for clipping). */
+  sumsq_f32(x: Ptr, n: number): number;
 
   embed_q8_f32(
     y: Ptr,
@@ -118,6 +168,12 @@ export interface KernelExports {
     P: number,
     S: number,
   ): number;
+  /**
+   * Scatter-add of dy [T,C] into dtok [V,C], dpos [P,C], dseg [S,C] by id (0 skips a table); rows with
+   * an out-of-range id pass nothing. Returns their count.
+   */
+  embed_backward_f32: EmbedBackwardKernel;
+  embed_backward_f32_ref: EmbedBackwardKernel;
   embed_f32(
     y: Ptr,
     ids: Ptr,
@@ -174,3 +230,117 @@ export type LayerNormKernel = (
 ) => void;
 
 export type RmsNormKernel = (y: Ptr, rstd: Ptr, x: Ptr, w: Ptr, R: number, C: number, eps: number) => void;
+
+export type MatmulBackwardKernel = (
+  dx: Ptr,
+  dw: Ptr,
+  db: Ptr,
+  dy: Ptr,
+  x: Ptr,
+  w: Ptr,
+  M: number,
+  K: number,
+  N: number,
+) => void;
+
+export type AttentionBackwardKernel = (
+  dq: Ptr,
+  dk: Ptr,
+  dv: Ptr,
+  dbias: Ptr,
+  probs: Ptr,
+  scratch: Ptr,
+  q: Ptr,
+  k: Ptr,
+  v: Ptr,
+  dout: Ptr,
+  B: number,
+  H: number,
+  Tq: number,
+  Tk: number,
+  D: number,
+  scale: number,
+  qsB: number,
+  qsT: number,
+  ksB: number,
+  ksT: number,
+  vsB: number,
+  vsT: number,
+  osB: number,
+  osT: number,
+) => void;
+
+export type LayerNormBackwardKernel = (
+  dx: Ptr,
+  dw: Ptr,
+  db: Ptr,
+  mean: Ptr,
+  rstd: Ptr,
+  dy: Ptr,
+  x: Ptr,
+  w: Ptr,
+  R: number,
+  C: number,
+) => void;
+
+export type RmsNormBackwardKernel = (
+  dx: Ptr,
+  dw: Ptr,
+  rstd: Ptr,
+  dy: Ptr,
+  x: Ptr,
+  w: Ptr,
+  R: number,
+  C: number,
+) => void;
+
+export type GatedGeluBackwardKernel = (
+  dgate: Ptr,
+  dup: Ptr,
+  dy: Ptr,
+  gate: Ptr,
+  up: Ptr,
+  R: number,
+  F: number,
+  inStride: number,
+) => void;
+
+export type EmbedBackwardKernel = (
+  dtok: Ptr,
+  dpos: Ptr,
+  dseg: Ptr,
+  dy: Ptr,
+  ids: Ptr,
+  posIds: Ptr,
+  segIds: Ptr,
+  T: number,
+  C: number,
+  V: number,
+  P: number,
+  S: number,
+) => number;
+
+export type CrossEntropyKernel = (
+  dlogits: Ptr,
+  loss: Ptr,
+  logits: Ptr,
+  labels: Ptr,
+  R: number,
+  V: number,
+  dloss: number,
+) => number;
+
+export type AdamWKernel = (
+  param: Ptr,
+  m: Ptr,
+  v: Ptr,
+  grad: Ptr,
+  n: number,
+  step: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  weightDecay: number,
+  gradScale: number,
+) => void;
