@@ -6,6 +6,7 @@ import { UsageError } from "./args.ts";
 import { classifyCommand, embedCommand, fillMaskCommand, nspCommand } from "./commands/bert-tasks.ts";
 import { forwardCommand } from "./commands/forward.ts";
 import { generateCommand } from "./commands/generate.ts";
+import { gradCommand } from "./commands/grad.ts";
 import { quantizeCommand } from "./commands/quantize.ts";
 import { tokenizeCommand } from "./commands/tokenize.ts";
 
@@ -32,6 +33,12 @@ const COMMANDS: Record<string, Command> = {
     summary: "--model DIR --inputs FILE.json --out FILE.safetensors [--dtype f32|int8]",
     options: { model: s, inputs: s, out: s, dtype: s },
     run: forwardCommand,
+  },
+  grad: {
+    summary:
+      "--model DIR --inputs FILE.json --out FILE.safetensors (BERT: mlm_labels / next_sentence_label, or labels)",
+    options: { model: s, inputs: s, out: s },
+    run: gradCommand,
   },
   "fill-mask": {
     summary: "--model DIR --text 'a [MASK] b' [--top-k N] [--json]",

@@ -1,0 +1,781 @@
+// BERT training on the kernels: a parameter store (src/train/params.ts) holding every parameter of
+// BertForPreTraining / BertForMaskedLM / BertForNextSentencePrediction / BertForSequenceClassification
+// under its Hugging Face name, a training forward that saves what the backward needs, the losses (MLM
+// cross-entropy over mlm_labels, NSP over next_sentence_label, classification over labels; −100 is
+// ignored), the backward as the reverse list of backward kernel calls, and AdamW. The MLM decoder is
+// tied to the word embeddings (its gradient sums into bert.embeddings.word_embeddings.weight). The
+// forward runs the same kernels as src/models/bert.ts (fused QKV GEMM, residual epilogues, erf GELU)
+// on packed copies of the Linear weights, re-packed after each optimizer step. No dropout.
+
+import type { TensorInput } from "../io/safetensors.ts";
+import type { BertInput } from "../models/bert.ts";
+import type { BertConfig } from "../models/bert-config.ts";
+import { CheckpointError, type TensorStore } from "../models/tensors.ts";
+import { Epilogue, MaskKind } from "../runtime/kernels.ts";
+import type { KernelRuntime } from "../runtime/load.ts";
+import { type AdamWOptions, hasWeightDecay, type ParamSpec, ParamStore } from "./params.ts";
+
+export type BertTrainArch =
+  | "BertForPreTraining"
+  | "BertForMaskedLM"
+  | "BertForNextSentencePrediction"
+  | "BertForSequenceClassification";
+
+const ARCH_HEADS: Record<BertTrainArch, { mlm: boolean; nsp: boolean; classifier: boolean }> = {
+  BertForPreTraining: { mlm: true, nsp: true, classifier: false },
+  BertForMaskedLM: { mlm: true, nsp: false, classifier: false },
+  BertForNextSentencePrediction: { mlm: false, nsp: true, classifier: false },
+  BertForSequenceClassification: { mlm: false, nsp: false, classifier: true },
+};
+
+/** A training batch: a BertInput plus the labels of the heads to train (field names as src/train/data). */
+export interface BertBatch extends BertInput {
+  /** [B·T] MLM targets, −100 where no loss. */
+  mlmLabels?: Int32Array;
+  /** [B] 0 = B follows A, 1 = random (−100 ignored). */
+  nextSentenceLabel?: Int32Array;
+  /** [B] sequence-classification labels (−100 ignored). */
+  labels?: Int32Array;
+}
+
+export interface BertLosses {
+  /** Sum of the losses computed (PyTorch's total_loss = mlm + nsp for pretraining). */
+  loss: number;
+  mlmLoss?: number;
+  nspLoss?: number;
+  classifyLoss?: number;
+}
+
+export interface BertTrainOutput extends BertLosses {
+  /** Flat row indices b·T + t of the MLM rows with a label (the only rows the MLM head runs on). */
+  mlmRows?: Int32Array;
+  /** [mlmRows.length, V] MLM logits of those rows (when asked for). */
+  mlmLogits?: Float32Array;
+  /** [B,2] (when asked for). */
+  nspLogits?: Float32Array;
+  /** [B,labels] (when asked for). */
+  classifyLogits?: Float32Array;
+}
+
+export interface BertTrainerOptions {
+  /** Default: config.architectures[0]. */
+  arch?: BertTrainArch;
+  /** Initial weights by Hugging Face name; without them every parameter is initialized randomly. */
+  weights?: TensorStore;
+  /** Initialize parameters the checkpoint lacks (e.g. a new classifier head) instead of failing. */
+  initMissing?: boolean;
+  /** Seed and standard deviation (config initializer_range; default 0.02) of the random init. */
+  seed?: number;
+  initializerRange?: number;
+  /** MLM decoder tied to the word embeddings (Hugging Face's default, tie_word_embeddings). */
+  tieWordEmbeddings?: boolean;
+}
+
+export interface RunOptions {
+  /** Multiplies the gradient of the loss (e.g. 1/N when accumulating N micro-batches). Default 1. */
+  lossScale?: number;
+  /** Add to the current gradients instead of zeroing them first. */
+  accumulate?: boolean;
+  /** Return the logits of the heads that ran. */
+  logits?: boolean;
+}
+
+/** A Linear y = x·Wᵀ + b: byte pointers into the parameter / gradient regions and its packed copy. */
+interface Lin {
+  N: number;
+  K: number;
+  w: number; // [N,K] unpacked (Hugging Face layout)
+  b: number; // [N]
+  dw: number;
+  db: number;
+  wp: number; // pack_weights_f32 panels of w
+}
+
+interface Norm {
+  w: number; // [C]
+  b: number; // [C]
+  dw: number;
+  db: number;
+}
+
+interface Layer {
+  qkv: Lin; // [3C,C]: query, key, value weights adjacent in the parameter region
+  attnOut: Lin; // [C,C]
+  ln1: Norm;
+  inter: Lin; // [F,C]
+  out: Lin; // [C,F]
+  ln2: Norm;
+}
+
+/** Activations one layer's forward saves for its backward (byte pointers). */
+interface LayerActs {
+  xin: number; // [M,C] layer input
+  qkv: number; // [M,3C]
+  probs: number; // [B,H,T,T] softmax probabilities
+  ctx: number; // [M,C] attention output (before the output projection)
+  res1: number; // [M,C] ctx·Woᵀ + bo + xin (LayerNorm 1 input)
+  mean1: number; // [M]
+  rstd1: number; // [M]
+  h: number; // [M,C] LayerNorm 1 output
+  pre: number; // [M,F] h·Wiᵀ + bi (GELU input)
+  act: number; // [M,F] GELU output
+  res2: number; // [M,C] act·Woutᵀ + bout + h (LayerNorm 2 input)
+  mean2: number; // [M]
+  rstd2: number; // [M]
+  xout: number; // [M,C] layer output
+}
+
+/** Everything the forward leaves for the backward (byte pointers into the arena; shapes beside). */
+interface Saved {
+  B: number;
+  T: number;
+  M: number;
+  ids: number; // [M] i32
+  gradIds: number; // [M] i32, padding-token ids replaced by −1 (nn.Embedding padding_idx gets no gradient)
+  posIds: number; // [M] i32
+  segIds: number; // [M] i32
+  emb: number; // [M,C] word + position + segment (embedding LayerNorm input)
+  embMean: number; // [M]
+  embRstd: number; // [M]
+  layers: LayerActs[];
+  mlm?: {
+    n: number; // labeled rows
+    rows: number; // [n] i32 flat row indices
+    xr: number; // [n,C] gathered final hidden rows
+    tpre: number; // [n,C] transform pre-activation
+    tact: number; // [n,C] transform GELU output (LayerNorm input)
+    mean: number; // [n]
+    rstd: number; // [n]
+    tln: number; // [n,C] LayerNorm output (decoder input)
+    dlogits: number; // [n,V]
+  };
+  pooled?: {
+    clsIdx: number; // [B] i32 flat row of each [CLS] token (b·T)
+    cls: number; // [B,C]
+    ppre: number; // [B,C] pooler pre-activation
+    pooled: number; // [B,C]
+    dnsp: number; // [B,2] or 0
+    dcls: number; // [B,labels] or 0
+  };
+}
+
+const PAD_GRAD_ID = -1;
+
+export class BertTrainer {
+  readonly arch: BertTrainArch;
+  readonly params: ParamStore;
+  /** "bert." (head models). */
+  readonly prefix = "bert.";
+  readonly tied: boolean;
+  private readonly heads: { mlm: boolean; nsp: boolean; classifier: boolean; pooler: boolean };
+  private readonly tok: number; // [V,C]
+  private readonly dtok: number;
+  private readonly pos: number; // [P,C]
+  private readonly dpos: number;
+  private readonly seg: number; // [S,C]
+  private readonly dseg: number;
+  private readonly embLn: Norm;
+  private readonly layers: Layer[] = [];
+  private readonly pooler?: Lin;
+  private readonly mlmTransform?: Lin;
+  private readonly mlmLn?: Norm;
+  private readonly decoder?: Lin; // w / dw are the word embeddings' when tied
+  private readonly nsp?: Lin;
+  private readonly classifier?: Lin;
+  private readonly linears: Lin[] = [];
+
+  constructor(
+    readonly rt: KernelRuntime,
+    readonly config: BertConfig,
+    opts: BertTrainerOptions = {},
+  ) {
+    const arch = (opts.arch ?? config.architectures[0] ?? "BertModel") as BertTrainArch;
+    const heads = ARCH_HEADS[arch];
+    if (!heads)
+      throw new CheckpointError(
+        `training: architecture ${arch} is not supported (${Object.keys(ARCH_HEADS).join(", ")})`,
+      );
+    if (heads.classifier && config.numLabels < 2)
+      throw new CheckpointError(
+        `training: sequence classification needs num_labels ≥ 2 (got ${config.numLabels}; regression is not supported)`,
+      );
+    this.arch = arch;
+    this.heads = { ...heads, pooler: heads.nsp || heads.classifier };
+    this.tied = opts.tieWordEmbeddings ?? true;
+    const c = config;
+    const [C, F, V, P, S] = [c.hiddenSize, c.intermediateSize, c.vocabSize, c.maxPositions, c.typeVocabSize];
+    const p = this.prefix;
+
+    // Parameter specs in layout order (decay / no-decay groups are split by ParamStore, order kept).
+    const specs: ParamSpec[] = [];
+    const add = (name: string, shape: number[]) => specs.push({ name, shape, decay: hasWeightDecay(name) });
+    const lin = (name: string, n: number, k: number) => {
+      add(`${name}.weight`, [n, k]);
+      add(`${name}.bias`, [n]);
+    };
+    const ln = (name: string) => {
+      add(`${name}.weight`, [C]);
+      add(`${name}.bias`, [C]);
+    };
+    add(`${p}embeddings.word_embeddings.weight`, [V, C]);
+    add(`${p}embeddings.position_embeddings.weight`, [P, C]);
+    add(`${p}embeddings.token_type_embeddings.weight`, [S, C]);
+    ln(`${p}embeddings.LayerNorm`);
+    for (let i = 0; i < c.numLayers; i++) {
+      const l = `${p}encoder.layer.${i}`;
+      // weights first, then biases: each trio lands adjacent in its group (fused QKV W [3C,C], b [3C])
+      for (const n of ["query", "key", "value"]) add(`${l}.attention.self.${n}.weight`, [C, C]);
+      for (const n of ["query", "key", "value"]) add(`${l}.attention.self.${n}.bias`, [C]);
+      lin(`${l}.attention.output.dense`, C, C);
+      ln(`${l}.attention.output.LayerNorm`);
+      lin(`${l}.intermediate.dense`, F, C);
+      lin(`${l}.output.dense`, C, F);
+      ln(`${l}.output.LayerNorm`);
+    }
+    if (this.heads.pooler) lin(`${p}pooler.dense`, C, C);
+    if (heads.mlm) {
+      lin("cls.predictions.transform.dense", C, C);
+      ln("cls.predictions.transform.LayerNorm");
+      add("cls.predictions.bias", [V]);
+      if (!this.tied) add("cls.predictions.decoder.weight", [V, C]);
+    }
+    if (heads.nsp) lin("cls.seq_relationship", 2, C);
+    if (heads.classifier) lin("classifier", c.numLabels, C);
+
+    const params = new ParamStore(rt, specs);
+    this.params = params;
+    const std = opts.initializerRange ?? 0.02;
+    if (opts.weights) {
+      // The decoder bias is saved as cls.predictions.bias (and a duplicate cls.predictions.decoder.bias).
+      const missing = params.load(opts.weights, { allowMissing: opts.initMissing });
+      if (missing.length) initParams(params, missing, opts.seed ?? 0, std, c.padTokenId, p);
+    } else {
+      initParams(params, params.names(), opts.seed ?? 0, std, c.padTokenId, p);
+    }
+
+    // Pointers.
+    const { arena, k } = rt;
+    const linear = (name: string, N: number, K: number, w?: string, dw?: string): Lin => {
+      const l: Lin = {
+        N,
+        K,
+        w: params.ptr(w ?? `${name}.weight`),
+        dw: params.gradPtr(dw ?? `${name}.weight`),
+        b: params.ptr(`${name}.bias`),
+        db: params.gradPtr(`${name}.bias`),
+        wp: arena.alloc(k.packed_size_f32(N, K)),
+      };
+      this.linears.push(l);
+      return l;
+    };
+    const norm = (name: string): Norm => ({
+      w: params.ptr(`${name}.weight`),
+      b: params.ptr(`${name}.bias`),
+      dw: params.gradPtr(`${name}.weight`),
+      db: params.gradPtr(`${name}.bias`),
+    });
+    const word = `${p}embeddings.word_embeddings.weight`;
+    this.tok = params.ptr(word);
+    this.dtok = params.gradPtr(word);
+    this.pos = params.ptr(`${p}embeddings.position_embeddings.weight`);
+    this.dpos = params.gradPtr(`${p}embeddings.position_embeddings.weight`);
+    this.seg = params.ptr(`${p}embeddings.token_type_embeddings.weight`);
+    this.dseg = params.gradPtr(`${p}embeddings.token_type_embeddings.weight`);
+    this.embLn = norm(`${p}embeddings.LayerNorm`);
+    for (let i = 0; i < c.numLayers; i++) {
+      const l = `${p}encoder.layer.${i}`;
+      const s = `${l}.attention.self`;
+      // the layout puts key and value right after query (weights and biases): check it
+      for (const [a, b] of [
+        ["query", "key"],
+        ["key", "value"],
+      ]) {
+        for (const t of ["weight", "bias"]) {
+          const ea = params.entry(`${s}.${a}.${t}`);
+          if (params.entry(`${s}.${b}.${t}`).offset !== ea.offset + ea.size)
+            throw new Error(`BertTrainer: ${s} ${t}s are not adjacent`);
+        }
+      }
+      this.layers.push({
+        qkv: linear(`${s}.query`, 3 * C, C),
+        attnOut: linear(`${l}.attention.output.dense`, C, C),
+        ln1: norm(`${l}.attention.output.LayerNorm`),
+        inter: linear(`${l}.intermediate.dense`, F, C),
+        out: linear(`${l}.output.dense`, C, F),
+        ln2: norm(`${l}.output.LayerNorm`),
+      });
+    }
+    if (this.heads.pooler) this.pooler = linear(`${p}pooler.dense`, C, C);
+    if (heads.mlm) {
+      this.mlmTransform = linear("cls.predictions.transform.dense", C, C);
+      this.mlmLn = norm("cls.predictions.transform.LayerNorm");
+      const dec = this.tied ? word : "cls.predictions.decoder.weight";
+      this.decoder = {
+        N: V,
+        K: C,
+        w: params.ptr(dec),
+        dw: params.gradPtr(dec),
+        b: params.ptr("cls.predictions.bias"),
+        db: params.gradPtr("cls.predictions.bias"),
+        wp: arena.alloc(k.packed_size_f32(V, C)),
+      };
+      this.linears.push(this.decoder);
+    }
+    if (heads.nsp) this.nsp = linear("cls.seq_relationship", 2, C);
+    if (heads.classifier) this.classifier = linear("classifier", c.numLabels, C);
+    this.repack();
+  }
+
+  /** Re-packs every Linear's weights for the forward GEMM (after any change to the parameters). */
+  repack(): void {
+    const { k } = this.rt;
+    for (const l of this.linears) k.pack_weights_f32(l.wp, l.w, l.N, l.K);
+  }
+
+  /** Zero-grad, forward, losses, backward: the gradients of the loss land in params' gradient region. */
+  lossAndGrad(batch: BertBatch, opts: RunOptions = {}): BertTrainOutput {
+    if (!opts.accumulate) this.params.zeroGrad();
+    return this.run(batch, true, opts);
+  }
+
+  /** Forward and losses only (no gradients). */
+  evaluate(batch: BertBatch, opts: { logits?: boolean } = {}): BertTrainOutput {
+    return this.run(batch, false, opts);
+  }
+
+  /**
+   * One AdamW step over all parameters (gradScale: global-norm clipping factor, see
+   * ParamStore.clipScale), then re-packing of the forward's weights.
+   */
+  adamwStep(o: AdamWOptions, gradScale = 1): void {
+    this.params.adamwStep(o, gradScale);
+    this.repack();
+  }
+
+  /**
+   * lossAndGrad, optional global-norm clipping, AdamW: one training step. Returns the losses and the
+   * gradient norm before clipping.
+   */
+  trainStep(
+    batch: BertBatch,
+    o: AdamWOptions,
+    opts: { maxGradNorm?: number } = {},
+  ): BertTrainOutput & { gradNorm: number } {
+    const out = this.lossAndGrad(batch);
+    let gradNorm: number;
+    let scale = 1;
+    if (opts.maxGradNorm !== undefined) ({ norm: gradNorm, scale } = this.params.clipScale(opts.maxGradNorm));
+    else gradNorm = this.params.gradNorm();
+    this.adamwStep(o, scale);
+    return { ...out, gradNorm };
+  }
+
+  /** The parameters under their Hugging Face names (the tied decoder weight omitted, as HF saves it). */
+  exportWeights(): Record<string, TensorInput> {
+    return this.params.tensors("params");
+  }
+
+  /** d(loss)/d(parameter) under the Hugging Face names (tied decoder's part inside the word embeddings). */
+  exportGradients(): Record<string, TensorInput> {
+    return this.params.tensors("grads");
+  }
+
+  private checkBatch(batch: BertBatch): void {
+    const c = this.config;
+    const { batch: B, seq: T } = batch;
+    const M = B * T;
+    if (!(Number.isInteger(B) && Number.isInteger(T) && B > 0 && T > 0))
+      throw new RangeError(`BERT: empty input (batch ${B}, sequence ${T})`);
+    if (T > c.maxPositions)
+      throw new RangeError(`BERT: sequence of ${T} tokens exceeds max_position_embeddings ${c.maxPositions}`);
+    const sized: [string, Int32Array | undefined, number][] = [
+      ["input_ids", batch.inputIds, M],
+      ["attention_mask", batch.attentionMask, M],
+      ["token_type_ids", batch.tokenTypeIds, M],
+      ["mlm_labels", batch.mlmLabels, M],
+      ["next_sentence_label", batch.nextSentenceLabel, B],
+      ["labels", batch.labels, B],
+    ];
+    for (const [name, a, n] of sized)
+      if (a && a.length !== n) throw new RangeError(`BERT: ${name} has ${a.length} values, expected ${n}`);
+    const h = this.heads;
+    if (batch.mlmLabels && !h.mlm)
+      throw new RangeError(`BERT: mlm_labels given but ${this.arch} has no MLM head`);
+    if (batch.nextSentenceLabel && !h.nsp)
+      throw new RangeError(`BERT: next_sentence_label given but ${this.arch} has no next-sentence head`);
+    if (batch.labels && !h.classifier)
+      throw new RangeError(`BERT: labels given but ${this.arch} has no classification head`);
+    if (!batch.mlmLabels && !batch.nextSentenceLabel && !batch.labels)
+      throw new RangeError("BERT: no labels (mlm_labels, next_sentence_label or labels) to compute a loss");
+    const checkLabels = (name: string, a: Int32Array | undefined, n: number) => {
+      if (!a) return;
+      for (const y of a)
+        if (y !== -100 && !(y >= 0 && y < n))
+          throw new RangeError(`BERT: ${name} has label ${y} outside [0, ${n}) (−100 = ignored)`);
+    };
+    checkLabels("mlm_labels", batch.mlmLabels, c.vocabSize);
+    checkLabels("next_sentence_label", batch.nextSentenceLabel, 2);
+    checkLabels("labels", batch.labels, c.numLabels);
+  }
+
+  private run(batch: BertBatch, grad: boolean, opts: RunOptions): BertTrainOutput {
+    this.checkBatch(batch);
+    const { arena } = this.rt;
+    const mark = arena.mark();
+    try {
+      const { out, saved } = this.forward(batch, grad, opts);
+      if (grad) this.backward(saved);
+      return out;
+    } finally {
+      arena.reset(mark);
+    }
+  }
+
+  private forward(batch: BertBatch, grad: boolean, opts: RunOptions): { out: BertTrainOutput; saved: Saved } {
+    const c = this.config;
+    const { arena, k } = this.rt;
+    const { batch: B, seq: T } = batch;
+    const [C, H, F, V, P, S] = [
+      c.hiddenSize,
+      c.numHeads,
+      c.intermediateSize,
+      c.vocabSize,
+      c.maxPositions,
+      c.typeVocabSize,
+    ];
+    const D = C / H;
+    const M = B * T;
+    const eps = c.layerNormEps;
+    const dloss = opts.lossScale ?? 1;
+
+    // embeddings: word + position + segment, then LayerNorm
+    const ids = arena.put(batch.inputIds); // [M] i32
+    const gradIds = arena.put(batch.inputIds.map((id) => (id === c.padTokenId ? PAD_GRAD_ID : id))); // [M]
+    const posIds = arena.put(Int32Array.from({ length: M }, (_, i) => i % T)); // [M]
+    const segIds = arena.put(batch.tokenTypeIds ?? new Int32Array(M)); // [M]
+    const keyMask = arena.put(batch.attentionMask ?? new Int32Array(M).fill(1)); // [B,T]
+    const emb = arena.allocF32(M * C); // [M,C]
+    const bad = k.embed_f32(emb, ids, posIds, segIds, this.tok, this.pos, this.seg, M, C, V, P, S);
+    if (bad > 0)
+      throw new RangeError(
+        `BERT: ${bad} token or segment ids are outside the vocabulary (${V}) or type vocabulary (${S})`,
+      );
+    const embMean = arena.allocF32(M); // [M]
+    const embRstd = arena.allocF32(M); // [M]
+    let x = arena.allocF32(M * C); // [M,C]
+    k.layernorm_f32(x, embMean, embRstd, emb, this.embLn.w, this.embLn.b, M, C, eps);
+
+    // encoder layers, saving every activation the backward reads
+    const scratch = arena.alloc(k.attention_scratch_size(T, T, D));
+    const layers: LayerActs[] = [];
+    for (const l of this.layers) {
+      const a: LayerActs = {
+        xin: x,
+        qkv: arena.allocF32(M * 3 * C),
+        probs: arena.allocF32(B * H * T * T),
+        ctx: arena.allocF32(M * C),
+        res1: arena.allocF32(M * C),
+        mean1: arena.allocF32(M),
+        rstd1: arena.allocF32(M),
+        h: arena.allocF32(M * C),
+        pre: arena.allocF32(M * F),
+        act: arena.allocF32(M * F),
+        res2: arena.allocF32(M * C),
+        mean2: arena.allocF32(M),
+        rstd2: arena.allocF32(M),
+        xout: arena.allocF32(M * C),
+      };
+      k.matmul_f32(a.qkv, 0, x, l.qkv.wp, l.qkv.b, 0, M, C, 3 * C, Epilogue.bias);
+      k.attention_f32(
+        a.ctx,
+        a.probs,
+        scratch,
+        a.qkv,
+        a.qkv + C * 4,
+        a.qkv + 2 * C * 4,
+        0,
+        keyMask,
+        B,
+        H,
+        T,
+        T,
+        D,
+        1 / Math.sqrt(D),
+        MaskKind.none,
+        0,
+        T * 3 * C,
+        3 * C,
+        T * 3 * C,
+        3 * C,
+        T * 3 * C,
+        3 * C,
+        T * C,
+        C,
+      );
+      k.matmul_f32(a.res1, 0, a.ctx, l.attnOut.wp, l.attnOut.b, x, M, C, C, Epilogue.residual);
+      k.layernorm_f32(a.h, a.mean1, a.rstd1, a.res1, l.ln1.w, l.ln1.b, M, C, eps);
+      k.matmul_f32(a.act, a.pre, a.h, l.inter.wp, l.inter.b, 0, M, C, F, c.act);
+      k.matmul_f32(a.res2, 0, a.act, l.out.wp, l.out.b, a.h, M, F, C, Epilogue.residual);
+      k.layernorm_f32(a.xout, a.mean2, a.rstd2, a.res2, l.ln2.w, l.ln2.b, M, C, eps);
+      layers.push(a);
+      x = a.xout;
+    }
+
+    const saved: Saved = { B, T, M, ids, gradIds, posIds, segIds, emb, embMean, embRstd, layers };
+    const out: BertTrainOutput = { loss: 0 };
+    const lossBuf = arena.allocF32(1); // [1]
+
+    // MLM head on the labeled rows only (ignored rows add nothing to the loss or the gradients)
+    if (batch.mlmLabels) {
+      const all = batch.mlmLabels;
+      const rowList: number[] = [];
+      for (let r = 0; r < M; r++) if (all[r] !== -100) rowList.push(r);
+      const n = rowList.length;
+      out.mlmRows = Int32Array.from(rowList);
+      if (n === 0) {
+        out.mlmLoss = Number.NaN; // PyTorch: mean over no rows
+        if (opts.logits) out.mlmLogits = new Float32Array(0);
+      } else {
+        const rows = arena.put(out.mlmRows); // [n] i32
+        const labels = arena.put(Int32Array.from(rowList, (r) => all[r])); // [n] i32
+        const m = {
+          n,
+          rows,
+          xr: arena.allocF32(n * C),
+          tpre: arena.allocF32(n * C),
+          tact: arena.allocF32(n * C),
+          mean: arena.allocF32(n),
+          rstd: arena.allocF32(n),
+          tln: arena.allocF32(n * C),
+          dlogits: grad ? arena.allocF32(n * V) : 0,
+        };
+        const logits = arena.allocF32(n * V); // [n,V]
+        k.embed_f32(m.xr, rows, 0, 0, x, 0, 0, n, C, M, 0, 0); // gather rows of x [M,C]
+        const t = this.mlmTransform!;
+        k.matmul_f32(m.tact, m.tpre, m.xr, t.wp, t.b, 0, n, C, C, c.act);
+        k.layernorm_f32(m.tln, m.mean, m.rstd, m.tact, this.mlmLn!.w, this.mlmLn!.b, n, C, eps);
+        const d = this.decoder!;
+        k.matmul_f32(logits, 0, m.tln, d.wp, d.b, 0, n, C, V, Epilogue.bias);
+        if (grad) k.zero_f32(m.dlogits, n * V);
+        k.cross_entropy_f32(m.dlogits, lossBuf, logits, labels, n, V, dloss);
+        out.mlmLoss = arena.f32(lossBuf, 1)[0];
+        if (opts.logits) out.mlmLogits = arena.readF32(logits, n * V);
+        saved.mlm = m;
+      }
+    }
+
+    // pooler ([CLS] rows → dense → tanh), then next-sentence and classification heads
+    if (batch.nextSentenceLabel || batch.labels) {
+      const pl = this.pooler!;
+      const clsIdx = arena.put(Int32Array.from({ length: B }, (_, b) => b * T)); // [B] i32
+      const s = {
+        clsIdx,
+        cls: arena.allocF32(B * C),
+        ppre: arena.allocF32(B * C),
+        pooled: arena.allocF32(B * C),
+        dnsp: 0,
+        dcls: 0,
+      };
+      k.embed_f32(s.cls, clsIdx, 0, 0, x, 0, 0, B, C, M, 0, 0);
+      k.matmul_f32(s.pooled, s.ppre, s.cls, pl.wp, pl.b, 0, B, C, C, Epilogue.tanh);
+      const head = (
+        lin: Lin,
+        labelsArr: Int32Array,
+      ): { loss: number; dlogits: number; logits?: Float32Array } => {
+        const logits = arena.allocF32(B * lin.N); // [B,N]
+        k.matmul_f32(logits, 0, s.pooled, lin.wp, lin.b, 0, B, C, lin.N, Epilogue.bias);
+        const dlogits = grad ? arena.allocF32(B * lin.N) : 0; // [B,N]
+        if (dlogits) k.zero_f32(dlogits, B * lin.N);
+        k.cross_entropy_f32(dlogits, lossBuf, logits, arena.put(labelsArr), B, lin.N, dloss);
+        return {
+          loss: arena.f32(lossBuf, 1)[0],
+          dlogits,
+          logits: opts.logits ? arena.readF32(logits, B * lin.N) : undefined,
+        };
+      };
+      if (batch.nextSentenceLabel) {
+        const r = head(this.nsp!, batch.nextSentenceLabel);
+        out.nspLoss = r.loss;
+        s.dnsp = r.dlogits;
+        if (r.logits) out.nspLogits = r.logits;
+      }
+      if (batch.labels) {
+        const r = head(this.classifier!, batch.labels);
+        out.classifyLoss = r.loss;
+        s.dcls = r.dlogits;
+        if (r.logits) out.classifyLogits = r.logits;
+      }
+      saved.pooled = s;
+    }
+    out.loss = (out.mlmLoss ?? 0) + (out.nspLoss ?? 0) + (out.classifyLoss ?? 0);
+    return { out, saved };
+  }
+
+  /** The reverse list of backward kernel calls; every gradient buffer is zeroed before it accumulates. */
+  private backward(s: Saved): void {
+    const c = this.config;
+    const { arena, k } = this.rt;
+    const { B, T, M, layers } = s;
+    const [C, H, F, V, P, S] = [
+      c.hiddenSize,
+      c.numHeads,
+      c.intermediateSize,
+      c.vocabSize,
+      c.maxPositions,
+      c.typeVocabSize,
+    ];
+    const D = C / H;
+    const zeros = (n: number) => {
+      const p = arena.allocF32(n);
+      k.zero_f32(p, n);
+      return p;
+    };
+    let g = zeros(M * C); // [M,C] d loss / d (current layer output)
+
+    // MLM head: decoder (tied: dW into the word embeddings), LayerNorm, GELU, transform, scatter to rows
+    if (s.mlm) {
+      const m = s.mlm;
+      const d = this.decoder!;
+      const t = this.mlmTransform!;
+      const ln = this.mlmLn!;
+      const dtln = zeros(m.n * C); // [n,C]
+      k.matmul_backward_f32(dtln, d.dw, d.db, m.dlogits, m.tln, d.w, m.n, C, V);
+      const dtact = zeros(m.n * C); // [n,C]
+      k.layernorm_backward_f32(dtact, ln.dw, ln.db, m.mean, m.rstd, dtln, m.tact, ln.w, m.n, C);
+      const dtpre = zeros(m.n * C); // [n,C]
+      k.activation_backward_f32(dtpre, dtact, m.tpre, m.n * C, c.act);
+      const dxr = zeros(m.n * C); // [n,C]
+      k.matmul_backward_f32(dxr, t.dw, t.db, dtpre, m.xr, t.w, m.n, C, C);
+      k.embed_backward_f32(g, 0, 0, dxr, m.rows, 0, 0, m.n, C, M, 0, 0); // scatter-add into g rows
+    }
+
+    // NSP / classifier → pooler (tanh) → [CLS] rows
+    if (s.pooled) {
+      const pp = s.pooled;
+      const pl = this.pooler!;
+      const dpooled = zeros(B * C); // [B,C]
+      if (pp.dnsp) {
+        const h = this.nsp!;
+        k.matmul_backward_f32(dpooled, h.dw, h.db, pp.dnsp, pp.pooled, h.w, B, C, 2);
+      }
+      if (pp.dcls) {
+        const h = this.classifier!;
+        k.matmul_backward_f32(dpooled, h.dw, h.db, pp.dcls, pp.pooled, h.w, B, C, h.N);
+      }
+      const dppre = zeros(B * C); // [B,C]
+      k.activation_backward_f32(dppre, dpooled, pp.ppre, B * C, Epilogue.tanh);
+      const dcls = zeros(B * C); // [B,C]
+      k.matmul_backward_f32(dcls, pl.dw, pl.db, dppre, pp.cls, pl.w, B, C, C);
+      k.embed_backward_f32(g, 0, 0, dcls, pp.clsIdx, 0, 0, B, C, M, 0, 0);
+    }
+
+    // encoder layers in reverse
+    const dh = arena.allocF32(M * C); // [M,C] d/d h (LayerNorm 1 output), then + the FFN path
+    let g2 = arena.allocF32(M * C); // [M,C] d/d layer input
+    const dact = arena.allocF32(M * F); // [M,F]
+    const dpre = arena.allocF32(M * F); // [M,F]
+    const dctx = arena.allocF32(M * C); // [M,C]
+    const dqkv = arena.allocF32(M * 3 * C); // [M,3C]
+    const scratch = arena.alloc(k.attention_backward_scratch_size(T, T, D));
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const l = this.layers[i];
+      const a = layers[i];
+      // LayerNorm 2: d res2 → dh (res2 = act·Woutᵀ + bout + h, so d h starts as d res2)
+      k.zero_f32(dh, M * C);
+      k.layernorm_backward_f32(dh, l.ln2.dw, l.ln2.db, a.mean2, a.rstd2, g, a.res2, l.ln2.w, M, C);
+      // FFN output GEMM, GELU, FFN input GEMM (its dX adds into dh)
+      k.zero_f32(dact, M * F);
+      k.matmul_backward_f32(dact, l.out.dw, l.out.db, dh, a.act, l.out.w, M, F, C);
+      k.zero_f32(dpre, M * F);
+      k.activation_backward_f32(dpre, dact, a.pre, M * F, c.act);
+      k.matmul_backward_f32(dh, l.inter.dw, l.inter.db, dpre, a.h, l.inter.w, M, C, F);
+      // LayerNorm 1: d res1 → g2 (res1 = ctx·Woᵀ + bo + xin, so d xin starts as d res1)
+      k.zero_f32(g2, M * C);
+      k.layernorm_backward_f32(g2, l.ln1.dw, l.ln1.db, a.mean1, a.rstd1, dh, a.res1, l.ln1.w, M, C);
+      // attention output projection, attention, fused QKV GEMM (its dX adds into g2)
+      k.zero_f32(dctx, M * C);
+      k.matmul_backward_f32(dctx, l.attnOut.dw, l.attnOut.db, g2, a.ctx, l.attnOut.w, M, C, C);
+      k.zero_f32(dqkv, M * 3 * C);
+      k.attention_backward_f32(
+        dqkv,
+        dqkv + C * 4,
+        dqkv + 2 * C * 4,
+        0,
+        a.probs,
+        scratch,
+        a.qkv,
+        a.qkv + C * 4,
+        a.qkv + 2 * C * 4,
+        dctx,
+        B,
+        H,
+        T,
+        T,
+        D,
+        1 / Math.sqrt(D),
+        T * 3 * C,
+        3 * C,
+        T * 3 * C,
+        3 * C,
+        T * 3 * C,
+        3 * C,
+        T * C,
+        C,
+      );
+      k.matmul_backward_f32(g2, l.qkv.dw, l.qkv.db, dqkv, a.xin, l.qkv.w, M, C, 3 * C);
+      [g, g2] = [g2, g];
+    }
+
+    // embedding LayerNorm, then scatter-add into the three tables (no gradient for padding_idx rows)
+    const demb = zeros(M * C); // [M,C]
+    const e = this.embLn;
+    k.layernorm_backward_f32(demb, e.dw, e.db, s.embMean, s.embRstd, g, s.emb, e.w, M, C);
+    k.embed_backward_f32(0, this.dpos, this.dseg, demb, s.ids, s.posIds, s.segIds, M, C, V, P, S);
+    k.embed_backward_f32(this.dtok, 0, 0, demb, s.gradIds, 0, 0, M, C, V, P, S);
+  }
+}
+
+/** Seeded standard normals (mulberry32 + Box–Muller), for reproducible initialization. */
+function normals(seed: number): () => number {
+  let a = seed >>> 0;
+  const u = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
+}
+
+/**
+ * Hugging Face's BertPreTrainedModel._init_weights: Linear and embedding weights ~ N(0, std), biases 0,
+ * LayerNorm weight 1 and bias 0, the word embedding's padding row 0. Each tensor's values depend only on
+ * (seed, name), so adding a head does not change the others.
+ */
+export function initParams(
+  params: ParamStore,
+  names: readonly string[],
+  seed: number,
+  std: number,
+  padTokenId: number,
+  prefix = "bert.",
+): void {
+  for (const name of names) {
+    const e = params.entry(name);
+    const out = new Float32Array(e.size);
+    if (name.includes("LayerNorm")) {
+      if (name.endsWith("weight")) out.fill(1);
+    } else if (!name.endsWith("bias")) {
+      let h = seed >>> 0;
+      for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+      const r = normals(h);
+      for (let i = 0; i < e.size; i++) out[i] = r() * std;
+      if (name === `${prefix}embeddings.word_embeddings.weight`) {
+        const C = e.shape[1];
+        if (padTokenId >= 0 && padTokenId < e.shape[0]) out.fill(0, padTokenId * C, (padTokenId + 1) * C);
+      }
+    }
+    params.set(name, out);
+  }
+}
