@@ -48,7 +48,10 @@ export async function loadBertPipelineDir(
   return { model, tokenizer };
 }
 
-export async function loadT5Dir(dir: string, opts: { dtype?: WeightDType; runtime?: KernelRuntime } = {}): Promise<T5Model> {
+export async function loadT5Dir(
+  dir: string,
+  opts: { dtype?: WeightDType; runtime?: KernelRuntime } = {},
+): Promise<T5Model> {
   const rt = opts.runtime ?? (await sharedRuntime());
   const config = t5ConfigFromJson(await readConfig(dir));
   return new T5Model(rt, config, await readTensors(dir), { dtype: opts.dtype });
@@ -58,6 +61,9 @@ export async function loadT5PipelineDir(
   dir: string,
   opts: { dtype?: WeightDType; tokenizerDir?: string; runtime?: KernelRuntime } = {},
 ): Promise<{ model: T5Model; tokenizer: Tokenizer }> {
-  const [model, tokenizer] = await Promise.all([loadT5Dir(dir, opts), loadTokenizerDir(opts.tokenizerDir ?? dir)]);
+  const [model, tokenizer] = await Promise.all([
+    loadT5Dir(dir, opts),
+    loadTokenizerDir(opts.tokenizerDir ?? dir),
+  ]);
   return { model, tokenizer };
 }

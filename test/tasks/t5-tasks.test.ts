@@ -50,7 +50,9 @@ describe("text-to-text generation", () => {
     const alone = generateText(p, ["copy this"], { maxNewTokens: 8 })[0].sequence;
     // in a batch, a sequence that finished early is padded after </s> (as transformers does)
     expect(batched[0].sequence.slice(0, alone.length)).toEqual(alone);
-    expect(batched[0].sequence.slice(alone.length).every((id) => id === p.model.config.padTokenId)).toBe(true);
+    expect(batched[0].sequence.slice(alone.length).every((id) => id === p.model.config.padTokenId)).toBe(
+      true,
+    );
     expect(() => generateText(p, [])).toThrow(/no input texts/);
   });
 

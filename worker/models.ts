@@ -1,0 +1,156 @@
+// The served models of one isolate: one kernel runtime (instantiated once), and each configured model
+// loaded on first use and kept for the isolate's life. Concurrent first requests share one load. A load
+// that fails is remembered for RETRY_AFTER_SECONDS (requests get 503 + Retry-After meanwhile), then
+// tried again by the next request.
+
+import type { KernelRuntime } from "../src/runtime/load.ts";
+import { type FileReader, type LoadedModel, loadModel } from "../src/tasks/load.ts";
+import type { ApiTask, AppConfig, Bindings, ModelSpec } from "./config.ts";
+import { ApiError } from "./errors.ts";
+
+/** What differs between Workers and Node: how the kernels are instantiated and files are read. */
+export interface Platform {
+  name: string;
+  createRuntime(relaxed: "auto" | false): Promise<KernelRuntime>;
+  reader(source: string, env: Bindings): FileReader;
+}
+
+export type ModelState = "unloaded" | "loading" | "loaded" | "failed";
+
+interface Entry {
+  state: ModelState;
+  promise?: Promise<LoadedModel>;
+  model?: LoadedModel;
+  error?: string;
+  retryAt?: number;
+  loadMs?: number;
+  loads: number;
+}
+
+const keyOf = (spec: ModelSpec) => JSON.stringify(spec);
+
+export class ModelRegistry {
+  private runtimePromise?: Promise<KernelRuntime>;
+  private runtimeValue?: KernelRuntime;
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(readonly platform: Platform) {}
+
+  /** The kernel runtime once created (undefined before the first model load). */
+  get runtime(): KernelRuntime | undefined {
+    return this.runtimeValue;
+  }
+
+  private getRuntime(relaxed: "auto" | false): Promise<KernelRuntime> {
+    this.runtimePromise ??= this.platform.createRuntime(relaxed).then(
+      (rt) => {
+        this.runtimeValue = rt;
+        return rt;
+      },
+      (err) => {
+        this.runtimePromise = undefined;
+        throw err;
+      },
+    );
+    return this.runtimePromise;
+  }
+
+  info(spec: ModelSpec): {
+    state: ModelState;
+    loads: number;
+    error?: string;
+    loadMs?: number;
+    model?: LoadedModel;
+  } {
+    const e = this.entries.get(keyOf(spec));
+    if (!e) return { state: "unloaded", loads: 0 };
+    return { state: e.state, loads: e.loads, error: e.error, loadMs: e.loadMs, model: e.model };
+  }
+
+  /** The loaded model, loading it first if needed. Throws ApiError 503 when it cannot be loaded. */
+  async get(spec: ModelSpec, env: Bindings, config: AppConfig): Promise<LoadedModel> {
+    const key = keyOf(spec);
+    let e = this.entries.get(key);
+    if (e?.model) return e.model;
+    if (e?.state === "failed" && e.retryAt !== undefined) {
+      const wait = Math.ceil((e.retryAt - Date.now()) / 1000);
+      if (wait > 0) throw unavailable(spec, e.error ?? "load failed", wait);
+    }
+    if (!e?.promise) {
+      e ??= { state: "unloaded", loads: 0 };
+      this.entries.set(key, e);
+      const entry = e;
+      entry.state = "loading";
+      entry.loads++;
+      const start = performance.now();
+      entry.promise = this.load(spec, env, config).then(
+        (m) => {
+          entry.state = "loaded";
+          entry.model = m;
+          entry.error = undefined;
+          entry.loadMs = performance.now() - start;
+          return m;
+        },
+        (err: unknown) => {
+          entry.state = "failed";
+          entry.promise = undefined;
+          entry.error = err instanceof Error ? err.message : String(err);
+          entry.retryAt = Date.now() + config.limits.retryAfterSeconds * 1000;
+          if (config.log)
+            console.error(
+              JSON.stringify({
+                level: "error",
+                msg: "model load failed",
+                model: spec.name,
+                error: entry.error,
+              }),
+            );
+          throw unavailable(spec, entry.error, config.limits.retryAfterSeconds);
+        },
+      );
+    }
+    return e.promise!;
+  }
+
+  private async load(spec: ModelSpec, env: Bindings, config: AppConfig): Promise<LoadedModel> {
+    const rt = await this.getRuntime(config.relaxed);
+    const read = this.platform.reader(spec.source, env);
+    const readTokenizer = spec.tokenizer ? this.platform.reader(spec.tokenizer, env) : read;
+    const m = await loadModel(rt, read, {
+      readTokenizer,
+      dtype: spec.dtype,
+      extraWeights: spec.extra_weights,
+      configOverrides: spec.config,
+    });
+    const missing = spec.tasks.filter((t) => !m.tasks.includes(t));
+    if (missing.length > 0)
+      throw new Error(
+        `model ${spec.name} is configured for ${missing.join(", ")} but its checkpoint serves ${m.tasks.join(", ")}`,
+      );
+    return m;
+  }
+}
+
+function unavailable(spec: ModelSpec, reason: string, retryAfter: number): ApiError {
+  return new ApiError(503, "model_unavailable", `model ${spec.name} is not available: ${reason}`, {
+    "Retry-After": String(Math.max(1, retryAfter)),
+  });
+}
+
+/** The model a request asks for (by name), or the first configured model serving the task. */
+export function resolveModel(config: AppConfig, task: ApiTask, name?: string): ModelSpec {
+  if (name !== undefined) {
+    const spec = config.models.find((m) => m.name === name);
+    if (!spec) throw new ApiError(404, "model_not_found", `model ${JSON.stringify(name)} does not exist`);
+    if (!spec.tasks.includes(task))
+      throw new ApiError(
+        422,
+        "unsupported_task",
+        `model ${name} does not serve ${task} (it serves ${spec.tasks.join(", ")})`,
+      );
+    return spec;
+  }
+  const spec = config.models.find((m) => m.tasks.includes(task));
+  if (!spec) throw new ApiError(404, "model_not_found", `no configured model serves ${task}`);
+  return spec;
+}
