@@ -343,7 +343,7 @@ function logSoftmaxRows(logits: Float32Array, R: number, V: number): Float32Arra
 // ---------------------------------------------------------------------------------------------
 // Sampling helpers (transformers' TopK / TopP logits warpers)
 
-function argmax(row: ArrayLike<number>): number {
+export function argmax(row: ArrayLike<number>): number {
   let best = 0;
   for (let v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
   return best;
@@ -387,7 +387,7 @@ function softmax(scores: Float32Array): Float64Array {
 }
 
 /** Index drawn from softmax(scores) with u ∈ [0,1). */
-function drawFrom(scores: Float32Array, u: number): number {
+export function drawFrom(scores: Float32Array, u: number): number {
   const p = softmax(scores);
   const r = u * p.reduce((a, b) => a + b, 0);
   let cum = 0;

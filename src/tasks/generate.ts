@@ -4,7 +4,7 @@
 // streaming that steps the same decoder cache one token at a time with the same greedy / sampling
 // rules, so a caller can hand each token out (and yield to the event loop) as soon as it exists. Both
 // give the same tokens for the same options and seed.
-import { applyTopK, applyTopP, mulberry32 } from "../models/t5-generate.ts";
+import { applyTopK, applyTopP, argmax, drawFrom, mulberry32 } from "../models/t5-generate.ts";
 import { padBatch } from "../tokenizers/padding.ts";
 import { TaskInputError } from "./pipeline.ts";
 import { generateText, type T5Pipeline } from "./text2text.ts";
@@ -179,34 +179,4 @@ export function* streamTokens(
     finishReason,
     inputTokens: enc.lengths[0],
   };
-}
-
-function argmax(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let v = 1; v < row.length; v++) if (row[v] > row[best]) best = v;
-  return best;
-}
-
-// The draw of t5-generate's sampler (softmax over the filtered scores, inverse CDF), so that streamed
-// and batch sampling agree for one seed.
-function drawFrom(scores: Float32Array, u: number): number {
-  let mx = Number.NEGATIVE_INFINITY;
-  for (const s of scores) if (s > mx) mx = s;
-  const p = new Float64Array(scores.length);
-  let sum = 0;
-  for (let v = 0; v < scores.length; v++) {
-    p[v] = scores[v] === Number.NEGATIVE_INFINITY ? 0 : Math.exp(scores[v] - mx);
-    sum += p[v];
-  }
-  for (let v = 0; v < p.length; v++) p[v] /= sum;
-  const r = u * p.reduce((a, b) => a + b, 0);
-  let cum = 0;
-  let last = 0;
-  for (let v = 0; v < p.length; v++) {
-    if (p[v] === 0) continue;
-    cum += p[v];
-    last = v;
-    if (cum > r) return v;
-  }
-  return last;
 }
