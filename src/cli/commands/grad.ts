@@ -1,20 +1,32 @@
 // `edgeformer grad --model DIR --inputs FILE.json --out FILE.safetensors`: the loss and the gradient of
-// every parameter under its Hugging Face name, for a BERT checkpoint and a labeled batch shaped like the
-// reference fixtures: pretraining (`mlm_labels` and/or `next_sentence_label`) or sequence classification
-// (`labels`). The output holds `loss` (plus `mlm_loss` and `nsp_loss` when both are given) as [1]
-// tensors beside the gradients, so users can check us against PyTorch.
+// every parameter under its Hugging Face name, for a labeled batch shaped like the reference fixtures.
+// BERT: pretraining (`mlm_labels` and/or `next_sentence_label`) or sequence classification (`labels`);
+// the output holds `loss` (plus `mlm_loss` and `nsp_loss` when both are given) as [1] tensors beside the
+// gradients. T5 (T5ForConditionalGeneration): `input_ids`, optional `attention_mask`, `labels`
+// [batch][target length] (−100 = ignored) and optional `decoder_input_ids` (default: labels shifted
+// right after the decoder start token); the output holds `loss` beside the gradients. So users can check
+// us against PyTorch.
 import { readFile } from "node:fs/promises";
 import type { TensorInput } from "../../io/safetensors.ts";
 import { writeSafetensorsFileAtomic } from "../../io/safetensors-node.ts";
 import { bertConfigFromJson } from "../../models/bert-config.ts";
 import { readConfig, readTensors } from "../../models/checkpoint-node.ts";
 import { sharedRuntime } from "../../models/load-node.ts";
+import { t5ConfigFromJson } from "../../models/t5-config.ts";
 import { type BertBatch, BertTrainer } from "../../train/bert-train.ts";
+import { type T5Batch, T5Trainer } from "../../train/t5-train.ts";
 import { dir, type Flags, str, UsageError } from "../args.ts";
 
 const isInt = (x: unknown) => Number.isInteger(x);
+const scalar = (x: number): TensorInput => ({ dtype: "F32", shape: [1], data: Float32Array.of(x) });
 
-function matrix(json: Record<string, unknown>, key: string, B?: number, T?: number): Int32Array | undefined {
+function matrix(
+  json: Record<string, unknown>,
+  key: string,
+  B?: number,
+  T?: number,
+  like = "input_ids",
+): Int32Array | undefined {
   const v = json[key];
   if (v === undefined) return undefined;
   if (
@@ -27,7 +39,7 @@ function matrix(json: Record<string, unknown>, key: string, B?: number, T?: numb
   if (rows.some((r) => r.length !== rows[0].length))
     throw new UsageError(`inputs: rows of "${key}" differ in length`);
   if (B !== undefined && (rows.length !== B || rows[0].length !== T))
-    throw new UsageError(`inputs: "${key}" must be ${B}×${T} like input_ids`);
+    throw new UsageError(`inputs: "${key}" must be ${B}×${T} like ${like}`);
   return Int32Array.from(rows.flat());
 }
 
@@ -52,8 +64,12 @@ export async function gradCommand(flags: Flags): Promise<string> {
   if (typeof json !== "object" || json === null || Array.isArray(json))
     throw new UsageError(`--inputs ${inputsPath}: not a JSON object`);
   const rawConfig = await readConfig(modelDir);
+  if (rawConfig.model_type === "t5" || rawConfig.model_type === "mt5")
+    return t5Grad(json, rawConfig, modelDir, outPath);
   if (rawConfig.model_type !== "bert")
-    throw new UsageError(`grad: model_type ${JSON.stringify(rawConfig.model_type)} is not supported (bert)`);
+    throw new UsageError(
+      `grad: model_type ${JSON.stringify(rawConfig.model_type)} is not supported (bert, t5)`,
+    );
 
   const inputIds = matrix(json, "input_ids");
   if (!inputIds) throw new UsageError('inputs: "input_ids" is required');
@@ -82,7 +98,6 @@ export async function gradCommand(flags: Flags): Promise<string> {
     tieWordEmbeddings: rawConfig.tie_word_embeddings !== false,
   });
   const out = trainer.lossAndGrad(batch);
-  const scalar = (x: number): TensorInput => ({ dtype: "F32", shape: [1], data: Float32Array.of(x) });
   const tensors: Record<string, TensorInput> = { loss: scalar(out.loss) };
   const both = out.mlmLoss !== undefined && out.nspLoss !== undefined;
   if (both) {
@@ -96,6 +111,51 @@ export async function gradCommand(flags: Flags): Promise<string> {
     architecture: trainer.arch,
     loss: out.loss,
     ...(both ? { mlm_loss: out.mlmLoss, nsp_loss: out.nspLoss } : {}),
+    parameters: trainer.params.names().length,
+    grad_norm: trainer.params.gradNorm(),
+  });
+}
+
+/** The T5 path: encoder inputs, labels (−100 ignored), optional decoder_input_ids. */
+async function t5Grad(
+  json: Record<string, unknown>,
+  rawConfig: Record<string, unknown>,
+  modelDir: string,
+  outPath: string,
+): Promise<string> {
+  const inputIds = matrix(json, "input_ids");
+  if (!inputIds) throw new UsageError('inputs: "input_ids" is required');
+  const B = (json.input_ids as number[][]).length;
+  const T = inputIds.length / B;
+  const labels = matrix(json, "labels");
+  if (!labels)
+    throw new UsageError('inputs: "labels" ([batch][target length], −100 = ignored) is required for T5');
+  if ((json.labels as number[][]).length !== B)
+    throw new UsageError(`inputs: "labels" must have ${B} rows, one per row of input_ids`);
+  const Td = labels.length / B;
+  if (labels.every((y) => y === -100))
+    throw new UsageError("inputs: every label is −100 (ignored): there is no loss to differentiate");
+  const batch: T5Batch = {
+    inputIds,
+    attentionMask: matrix(json, "attention_mask", B, T),
+    labels,
+    decoderInputIds: matrix(json, "decoder_input_ids", B, Td, "labels"),
+    batch: B,
+    seq: T,
+    decoderSeq: Td,
+  };
+  const trainer = new T5Trainer(await sharedRuntime(), t5ConfigFromJson(rawConfig), {
+    weights: await readTensors(modelDir),
+  });
+  const out = trainer.lossAndGrad(batch);
+  const tensors: Record<string, TensorInput> = { loss: scalar(out.loss), ...trainer.exportGradients() };
+  await writeSafetensorsFileAtomic(outPath, tensors, { producer: "edgeformer", what: "gradients" });
+  return JSON.stringify({
+    out: outPath,
+    architecture: "T5ForConditionalGeneration",
+    loss: out.loss,
+    tokens: out.tokens,
+    tied_head: trainer.tied,
     parameters: trainer.params.names().length,
     grad_norm: trainer.params.gradNorm(),
   });
