@@ -7,6 +7,7 @@ import { classifyCommand, embedCommand, fillMaskCommand, nspCommand } from "./co
 import { forwardCommand } from "./commands/forward.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { gradCommand } from "./commands/grad.ts";
+import { PRETRAIN_OPTIONS, PRETRAIN_SUMMARY, pretrainCommand } from "./commands/pretrain.ts";
 import { quantizeCommand } from "./commands/quantize.ts";
 import { tokenizeCommand } from "./commands/tokenize.ts";
 
@@ -79,6 +80,7 @@ const COMMANDS: Record<string, Command> = {
     run: generateCommand,
   },
   quantize: { summary: "IN_DIR OUT_DIR", options: {}, run: (_f, pos) => quantizeCommand(pos) },
+  pretrain: { summary: PRETRAIN_SUMMARY, options: PRETRAIN_OPTIONS, run: pretrainCommand },
 };
 
 function usage(): string {
@@ -106,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
       parsed = parseArgs({
         args: rest,
         options: cmd.options,
-        allowPositionals: name === "quantize",
+        allowPositionals: name === "quantize" || name === "pretrain",
         strict: true,
       });
     } catch (err) {

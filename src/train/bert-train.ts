@@ -74,6 +74,10 @@ export interface BertTrainerOptions {
 export interface RunOptions {
   /** Multiplies the gradient of the loss (e.g. 1/N when accumulating N micro-batches). Default 1. */
   lossScale?: number;
+  /** Per-head overrides of lossScale for the MLM and next-sentence losses (e.g. a data-parallel shard's
+   * share of the batch's masked tokens / sequences, so shard gradients sum to the full batch's). */
+  mlmLossScale?: number;
+  nspLossScale?: number;
   /** Add to the current gradients instead of zeroing them first. */
   accumulate?: boolean;
   /** Return the logits of the heads that ran. */
@@ -557,7 +561,7 @@ export class BertTrainer {
         const d = this.decoder!;
         k.matmul_f32(logits, 0, m.tln, d.wp, d.b, 0, n, C, V, Epilogue.bias);
         if (grad) k.zero_f32(m.dlogits, n * V);
-        k.cross_entropy_f32(m.dlogits, lossBuf, logits, labels, n, V, dloss);
+        k.cross_entropy_f32(m.dlogits, lossBuf, logits, labels, n, V, opts.mlmLossScale ?? dloss);
         out.mlmLoss = arena.f32(lossBuf, 1)[0];
         if (opts.logits) out.mlmLogits = arena.readF32(logits, n * V);
         saved.mlm = m;
@@ -581,12 +585,13 @@ export class BertTrainer {
       const head = (
         lin: Lin,
         labelsArr: Int32Array,
+        scale: number,
       ): { loss: number; dlogits: number; logits?: Float32Array } => {
         const logits = arena.allocF32(B * lin.N); // [B,N]
         k.matmul_f32(logits, 0, s.pooled, lin.wp, lin.b, 0, B, C, lin.N, Epilogue.bias);
         const dlogits = grad ? arena.allocF32(B * lin.N) : 0; // [B,N]
         if (dlogits) k.zero_f32(dlogits, B * lin.N);
-        k.cross_entropy_f32(dlogits, lossBuf, logits, arena.put(labelsArr), B, lin.N, dloss);
+        k.cross_entropy_f32(dlogits, lossBuf, logits, arena.put(labelsArr), B, lin.N, scale);
         return {
           loss: arena.f32(lossBuf, 1)[0],
           dlogits,
@@ -594,13 +599,13 @@ export class BertTrainer {
         };
       };
       if (batch.nextSentenceLabel) {
-        const r = head(this.nsp!, batch.nextSentenceLabel);
+        const r = head(this.nsp!, batch.nextSentenceLabel, opts.nspLossScale ?? dloss);
         out.nspLoss = r.loss;
         s.dnsp = r.dlogits;
         if (r.logits) out.nspLogits = r.logits;
       }
       if (batch.labels) {
-        const r = head(this.classifier!, batch.labels);
+        const r = head(this.classifier!, batch.labels, dloss);
         out.classifyLoss = r.loss;
         s.dcls = r.dlogits;
         if (r.logits) out.classifyLogits = r.logits;

@@ -1,0 +1,169 @@
+// Training checkpoints in a run folder, written so a crash at any moment leaves only complete ones:
+// every file of checkpoint-STEP is written (and fsynced) into a hidden temp folder, which is then renamed
+// to checkpoint-STEP in one step; the `latest` pointer file (text: the folder's name) is replaced by
+// rename afterwards, and older checkpoints are pruned last. A checkpoint folder is a Hugging Face model
+// folder (config.json, model.safetensors, vocab.txt, tokenizer_config.json) plus the optimizer
+// (optimizer.safetensors: exp_avg.NAME and exp_avg_sq.NAME as PyTorch's AdamW state, and the step) and
+// trainer_state.json (step, data position, seeds, schedule, settings).
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { SafetensorsFile, type TensorInput, writeSafetensors } from "../io/safetensors.ts";
+import type { ParamStore } from "./params.ts";
+
+export const LATEST = "latest";
+const CHECKPOINT = /^checkpoint-(\d+)$/;
+const TEMP = /^\.(?:(?:checkpoint-\d+|latest)\.tmp-[0-9a-f]{12}|.+\.[0-9a-f]{12}\.tmp)$/;
+
+/** Writes and fsyncs a file (no rename: callers write into a temp folder or rename themselves). */
+async function writeSynced(path: string, data: string | Uint8Array): Promise<void> {
+  const fh = await open(path, "w");
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsyncs a folder so a rename inside it is durable (not supported everywhere: best effort). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // e.g. Windows cannot open folders
+  }
+}
+
+export function checkpointName(step: number): string {
+  return `checkpoint-${step}`;
+}
+
+/** The checkpoint folders of a run, by step (ascending). */
+export async function listCheckpoints(outDir: string): Promise<{ step: number; dir: string }[]> {
+  const names = await readdir(outDir).catch(() => [] as string[]);
+  return names
+    .map((n) => ({ m: CHECKPOINT.exec(n), n }))
+    .filter((x) => x.m)
+    .map((x) => ({ step: Number(x.m![1]), dir: join(outDir, x.n) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** The checkpoint the `latest` pointer names, or undefined when there is none yet. */
+export async function readLatest(outDir: string): Promise<{ step: number; dir: string } | undefined> {
+  const text = await readFile(join(outDir, LATEST), "utf8").catch(() => undefined);
+  if (text === undefined) return undefined;
+  const name = text.trim();
+  const m = CHECKPOINT.exec(name);
+  if (!m)
+    throw new Error(`${join(outDir, LATEST)} does not name a checkpoint folder: ${JSON.stringify(name)}`);
+  return { step: Number(m[1]), dir: join(outDir, name) };
+}
+
+/**
+ * Removes what an interrupted run can leave: temp folders and files, and checkpoints newer than the
+ * `latest` one (renamed into place but not yet pointed to; the resumed run writes them again).
+ */
+export async function cleanRunFolder(outDir: string, latestStep: number | undefined): Promise<void> {
+  for (const n of await readdir(outDir).catch(() => [] as string[]))
+    if (TEMP.test(n)) await rm(join(outDir, n), { recursive: true, force: true });
+  for (const c of await listCheckpoints(outDir))
+    if (latestStep === undefined || c.step > latestStep) await rm(c.dir, { recursive: true, force: true });
+}
+
+export interface CheckpointFiles {
+  /** config.json object. */
+  config: Record<string, unknown>;
+  vocabTxt: string;
+  tokenizerConfig: string;
+  model: Record<string, TensorInput>;
+  /** trainer_state.json object. */
+  state: Record<string, unknown>;
+}
+
+/** AdamW's moments under PyTorch's state names, and the step count. */
+export function optimizerTensors(params: ParamStore): Record<string, TensorInput> {
+  const out: Record<string, TensorInput> = {};
+  for (const [region, prefix] of [
+    ["m", "exp_avg."],
+    ["v", "exp_avg_sq."],
+  ] as const) {
+    for (const [name, t] of Object.entries(params.tensors(region))) out[prefix + name] = t;
+  }
+  out.step = { dtype: "I64", shape: [1], data: BigInt64Array.of(BigInt(params.step)) };
+  return out;
+}
+
+/** Loads optimizer.safetensors into the store's m and v regions and its step counter. */
+export function loadOptimizer(params: ParamStore, file: SafetensorsFile): void {
+  for (const e of params.entries()) {
+    params.set(e.name, file.float32(`exp_avg.${e.name}`), "m");
+    params.set(e.name, file.float32(`exp_avg_sq.${e.name}`), "v");
+  }
+  params.step = file.int64AsNumbers("step")[0];
+}
+
+export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+  const b = await readFile(path);
+  return SafetensorsFile.parse(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), basename(path));
+}
+
+/**
+ * Writes checkpoint-STEP atomically (temp folder, then rename), points `latest` at it, then prunes all
+ * but the newest `keep` checkpoints. Returns the folder.
+ */
+export async function writeCheckpoint(
+  outDir: string,
+  step: number,
+  files: CheckpointFiles,
+  optimizer: Record<string, TensorInput>,
+  keep: number,
+): Promise<string> {
+  const name = checkpointName(step);
+  const final = join(outDir, name);
+  const tmp = join(outDir, `.${name}.tmp-${randomBytes(6).toString("hex")}`);
+  await mkdir(tmp);
+  try {
+    await writeSynced(join(tmp, "config.json"), `${JSON.stringify(files.config, null, 2)}\n`);
+    await writeSynced(join(tmp, "vocab.txt"), files.vocabTxt);
+    await writeSynced(join(tmp, "tokenizer_config.json"), files.tokenizerConfig);
+    await writeSynced(join(tmp, "model.safetensors"), writeSafetensors(files.model, { format: "pt" }));
+    await writeSynced(
+      join(tmp, "optimizer.safetensors"),
+      writeSafetensors(optimizer, { format: "pt", optimizer: "AdamW" }),
+    );
+    await writeSynced(join(tmp, "trainer_state.json"), `${JSON.stringify(files.state, null, 2)}\n`);
+    await syncDir(tmp);
+    await rm(final, { recursive: true, force: true }); // a leftover of an interrupted run at this step
+    await rename(tmp, final);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  await syncDir(outDir);
+  const ptrTmp = join(outDir, `.${LATEST}.tmp-${randomBytes(6).toString("hex")}`);
+  await writeSynced(ptrTmp, `${name}\n`);
+  await rename(ptrTmp, join(outDir, LATEST));
+  await syncDir(outDir);
+  const all = await listCheckpoints(outDir);
+  for (const c of all.slice(0, Math.max(0, all.length - Math.max(1, keep))))
+    if (c.step !== step) await rm(c.dir, { recursive: true, force: true });
+  return final;
+}
+
+/** Writes a file atomically: temp file in the same folder, fsync, rename. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    await writeSynced(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
