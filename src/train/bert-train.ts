@@ -13,7 +13,8 @@ import type { BertConfig } from "../models/bert-config.ts";
 import { CheckpointError, type TensorStore } from "../models/tensors.ts";
 import { Epilogue, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
-import { type AdamWOptions, hasWeightDecay, type ParamSpec, ParamStore } from "./params.ts";
+import { hasWeightDecay, type ParamSpec, ParamStore } from "./params.ts";
+import { TrainerBase, type TrainRunOptions } from "./trainer-base.ts";
 
 export type BertTrainArch =
   | "BertForPreTraining"
@@ -71,17 +72,13 @@ export interface BertTrainerOptions {
   tieWordEmbeddings?: boolean;
 }
 
-export interface RunOptions {
+export interface RunOptions extends TrainRunOptions {
   /** Multiplies the gradient of the loss (e.g. 1/N when accumulating N micro-batches). Default 1. */
   lossScale?: number;
   /** Per-head overrides of lossScale for the MLM and next-sentence losses (e.g. a data-parallel shard's
    * share of the batch's masked tokens / sequences, so shard gradients sum to the full batch's). */
   mlmLossScale?: number;
   nspLossScale?: number;
-  /** Add to the current gradients instead of zeroing them first. */
-  accumulate?: boolean;
-  /** Return the logits of the heads that ran. */
-  logits?: boolean;
 }
 
 /** A Linear y = x·Wᵀ + b: byte pointers into the parameter / gradient regions and its packed copy. */
@@ -165,7 +162,7 @@ interface Saved {
 
 const PAD_GRAD_ID = -1;
 
-export class BertTrainer {
+export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOptions> {
   readonly arch: BertTrainArch;
   readonly params: ParamStore;
   /** "bert." (head models). */
@@ -186,13 +183,13 @@ export class BertTrainer {
   private readonly decoder?: Lin; // w / dw are the word embeddings' when tied
   private readonly nsp?: Lin;
   private readonly classifier?: Lin;
-  private readonly linears: Lin[] = [];
 
   constructor(
     readonly rt: KernelRuntime,
     readonly config: BertConfig,
     opts: BertTrainerOptions = {},
   ) {
+    super();
     const arch = (opts.arch ?? config.architectures[0] ?? "BertModel") as BertTrainArch;
     const heads = ARCH_HEADS[arch];
     if (!heads)
@@ -330,50 +327,6 @@ export class BertTrainer {
     this.repack();
   }
 
-  /** Re-packs every Linear's weights for the forward GEMM (after any change to the parameters). */
-  repack(): void {
-    const { k } = this.rt;
-    for (const l of this.linears) k.pack_weights_f32(l.wp, l.w, l.N, l.K);
-  }
-
-  /** Zero-grad, forward, losses, backward: the gradients of the loss land in params' gradient region. */
-  lossAndGrad(batch: BertBatch, opts: RunOptions = {}): BertTrainOutput {
-    if (!opts.accumulate) this.params.zeroGrad();
-    return this.run(batch, true, opts);
-  }
-
-  /** Forward and losses only (no gradients). */
-  evaluate(batch: BertBatch, opts: { logits?: boolean } = {}): BertTrainOutput {
-    return this.run(batch, false, opts);
-  }
-
-  /**
-   * One AdamW step over all parameters (gradScale: global-norm clipping factor, see
-   * ParamStore.clipScale), then re-packing of the forward's weights.
-   */
-  adamwStep(o: AdamWOptions, gradScale = 1): void {
-    this.params.adamwStep(o, gradScale);
-    this.repack();
-  }
-
-  /**
-   * lossAndGrad, optional global-norm clipping, AdamW: one training step. Returns the losses and the
-   * gradient norm before clipping.
-   */
-  trainStep(
-    batch: BertBatch,
-    o: AdamWOptions,
-    opts: { maxGradNorm?: number } = {},
-  ): BertTrainOutput & { gradNorm: number } {
-    const out = this.lossAndGrad(batch);
-    let gradNorm: number;
-    let scale = 1;
-    if (opts.maxGradNorm !== undefined) ({ norm: gradNorm, scale } = this.params.clipScale(opts.maxGradNorm));
-    else gradNorm = this.params.gradNorm();
-    this.adamwStep(o, scale);
-    return { ...out, gradNorm };
-  }
-
   /** The parameters under their Hugging Face names (the tied decoder weight omitted, as HF saves it). */
   exportWeights(): Record<string, TensorInput> {
     return this.params.tensors("params");
@@ -422,7 +375,7 @@ export class BertTrainer {
     checkLabels("labels", batch.labels, c.numLabels);
   }
 
-  private run(batch: BertBatch, grad: boolean, opts: RunOptions): BertTrainOutput {
+  protected run(batch: BertBatch, grad: boolean, opts: RunOptions): BertTrainOutput {
     this.checkBatch(batch);
     const { arena } = this.rt;
     const mark = arena.mark();

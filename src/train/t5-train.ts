@@ -19,8 +19,9 @@ import { CheckpointError, type TensorStore } from "../models/tensors.ts";
 import { Epilogue, IGNORE_INDEX, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
 import type { RunOptions } from "./bert-train.ts";
-import { type AdamWOptions, type ParamSpec, ParamStore } from "./params.ts";
+import { type ParamSpec, ParamStore } from "./params.ts";
 import { gatherPositionBias, positionBuckets, scatterPositionBiasGrad } from "./t5-position-bias.ts";
+import { TrainerBase } from "./trainer-base.ts";
 
 /** A training batch: a T5Input with its targets (−100 = no loss). */
 export interface T5Batch extends T5Input {
@@ -179,7 +180,7 @@ const SHARED = "shared.weight";
 const ENC_REL = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
 const DEC_REL = "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
 
-export class T5Trainer {
+export class T5Trainer extends TrainerBase<T5Batch, T5TrainOutput, RunOptions> {
   readonly params: ParamStore;
   /** LM head = shared.weight (no lm_head.weight parameter). */
   readonly tied: boolean;
@@ -195,13 +196,13 @@ export class T5Trainer {
   private readonly decFinal: Norm;
   private readonly head: Lin; // [V,C]: shared.weight or lm_head.weight
   private readonly ffEpilogue: number;
-  private readonly linears: Lin[] = [];
 
   constructor(
     readonly rt: KernelRuntime,
     readonly config: T5Config,
     opts: T5TrainerOptions = {},
   ) {
+    super();
     const c = config;
     const [C, H, D, F, V, NB] = [
       c.dModel,
@@ -350,47 +351,6 @@ export class T5Trainer {
     this.repack();
   }
 
-  /** Re-packs every Linear's weights for the forward GEMM (after any change to the parameters). */
-  repack(): void {
-    const { k } = this.rt;
-    for (const l of this.linears) k.pack_weights_f32(l.wp, l.w, l.N, l.K);
-  }
-
-  /** Zero-grad, forward, loss, backward: the gradients of the loss land in params' gradient region. */
-  lossAndGrad(batch: T5Batch, opts: RunOptions = {}): T5TrainOutput {
-    if (!opts.accumulate) this.params.zeroGrad();
-    return this.run(batch, true, opts);
-  }
-
-  /** Forward and loss only (no gradients). */
-  evaluate(batch: T5Batch, opts: { logits?: boolean } = {}): T5TrainOutput {
-    return this.run(batch, false, opts);
-  }
-
-  /**
-   * One AdamW step over all parameters (gradScale: global-norm clipping factor, see
-   * ParamStore.clipScale), then re-packing of the forward's weights.
-   */
-  adamwStep(o: AdamWOptions, gradScale = 1): void {
-    this.params.adamwStep(o, gradScale);
-    this.repack();
-  }
-
-  /** lossAndGrad, optional global-norm clipping, AdamW. Returns the loss and the norm before clipping. */
-  trainStep(
-    batch: T5Batch,
-    o: AdamWOptions,
-    opts: { maxGradNorm?: number } = {},
-  ): T5TrainOutput & { gradNorm: number } {
-    const out = this.lossAndGrad(batch);
-    let gradNorm: number;
-    let scale = 1;
-    if (opts.maxGradNorm !== undefined) ({ norm: gradNorm, scale } = this.params.clipScale(opts.maxGradNorm));
-    else gradNorm = this.params.gradNorm();
-    this.adamwStep(o, scale);
-    return { ...out, gradNorm };
-  }
-
   /**
    * The parameters under their Hugging Face names (a tied head is not written, as Hugging Face saves
    * it; the embed_tokens copies only when the loaded checkpoint had them).
@@ -431,7 +391,7 @@ export class T5Trainer {
         throw new RangeError(`T5: labels has label ${y} outside [0, ${c.vocabSize}) (−100 = ignored)`);
   }
 
-  private run(batch: T5Batch, grad: boolean, opts: RunOptions): T5TrainOutput {
+  protected run(batch: T5Batch, grad: boolean, opts: RunOptions): T5TrainOutput {
     this.checkBatch(batch);
     const { arena } = this.rt;
     const mark = arena.mark();
