@@ -240,6 +240,7 @@ export function renderCurves(entries: readonly MetricsEntry[], title = "pretrain
   const sub = last ? `step ${last.step}, train loss ${last.loss.toFixed(4)}` : "";
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<title>${esc(title)}: loss and accuracy curves${sub ? ` (${esc(sub)})` : ""}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
     `<text x="${W / 2}" y="38" text-anchor="middle" fill="#555">${esc(sub)}</text>`,
