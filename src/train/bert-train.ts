@@ -13,6 +13,7 @@ import type { BertConfig } from "../models/bert-config.ts";
 import { CheckpointError, type TensorStore } from "../models/tensors.ts";
 import { Epilogue, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
+import { normals } from "./data/random.ts";
 import { hasWeightDecay, type ParamSpec, ParamStore } from "./params.ts";
 import { TrainerBase, type TrainRunOptions } from "./trainer-base.ts";
 
@@ -691,19 +692,6 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
     k.embed_backward_f32(0, this.dpos, this.dseg, demb, s.ids, s.posIds, s.segIds, M, C, V, P, S);
     k.embed_backward_f32(this.dtok, 0, 0, demb, s.gradIds, 0, 0, M, C, V, P, S);
   }
-}
-
-/** Seeded standard normals (mulberry32 + Box–Muller), for reproducible initialization. */
-function normals(seed: number): () => number {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
 }
 
 /**

@@ -19,6 +19,7 @@ import { CheckpointError, type TensorStore } from "../models/tensors.ts";
 import { Epilogue, IGNORE_INDEX, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
 import type { RunOptions } from "./bert-train.ts";
+import { normals } from "./data/random.ts";
 import { type ParamSpec, ParamStore } from "./params.ts";
 import { gatherPositionBias, positionBuckets, scatterPositionBiasGrad } from "./t5-position-bias.ts";
 import { TrainerBase } from "./trainer-base.ts";
@@ -857,19 +858,6 @@ export class T5Trainer extends TrainerBase<T5Batch, T5TrainOutput, RunOptions> {
 
 function scaleInPlace(a: Float32Array, s: number): void {
   for (let i = 0; i < a.length; i++) a[i] *= s;
-}
-
-/** Seeded standard normals (mulberry32 + Box–Muller), for reproducible initialization. */
-function normals(seed: number): () => number {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
 }
 
 /**

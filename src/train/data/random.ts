@@ -18,6 +18,12 @@ export function mulberry32(seed: number): Rng {
   };
 }
 
+/** Seeded standard normals (mulberry32 + Box–Muller), for reproducible weight initialization. */
+export function normals(seed: number): Rng {
+  const u = mulberry32(seed);
+  return () => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
+}
+
 /** A 32-bit seed from several integers (murmur3 finalizer over each part), e.g. (seed, epoch). */
 export function deriveSeed(...parts: number[]): number {
   let h = 0x9e3779b9;
