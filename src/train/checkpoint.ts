@@ -2,7 +2,7 @@
 // every file of checkpoint-STEP is written (and fsynced) into a hidden temp folder, which is then renamed
 // to checkpoint-STEP in one step; the `latest` pointer file (text: the folder's name) is replaced by
 // rename afterwards, and older checkpoints are pruned last. A checkpoint folder is a Hugging Face model
-// folder (config.json, model.safetensors, vocab.txt, tokenizer_config.json) plus the optimizer
+// folder (config.json, model.safetensors, the tokenizer's files) plus the optimizer
 // (optimizer.safetensors: exp_avg.NAME and exp_avg_sq.NAME as PyTorch's AdamW state, and the step) and
 // trainer_state.json (step, data position, seeds, schedule, settings).
 import { randomBytes } from "node:crypto";
@@ -79,8 +79,8 @@ export async function cleanRunFolder(outDir: string, latestStep: number | undefi
 export interface CheckpointFiles {
   /** config.json object. */
   config: Record<string, unknown>;
-  vocabTxt: string;
-  tokenizerConfig: string;
+  /** Tokenizer files by name (BERT: vocab.txt and tokenizer_config.json; T5: spiece.model, …). */
+  tokenizer: Record<string, string | Uint8Array>;
   model: Record<string, TensorInput>;
   /** trainer_state.json object. */
   state: Record<string, unknown>;
@@ -130,8 +130,7 @@ export async function writeCheckpoint(
   await mkdir(tmp);
   try {
     await writeSynced(join(tmp, "config.json"), `${JSON.stringify(files.config, null, 2)}\n`);
-    await writeSynced(join(tmp, "vocab.txt"), files.vocabTxt);
-    await writeSynced(join(tmp, "tokenizer_config.json"), files.tokenizerConfig);
+    for (const [file, data] of Object.entries(files.tokenizer)) await writeSynced(join(tmp, file), data);
     await writeSynced(join(tmp, "model.safetensors"), writeSafetensors(files.model, { format: "pt" }));
     await writeSynced(
       join(tmp, "optimizer.safetensors"),

@@ -591,8 +591,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       step,
       {
         config: configJson,
-        vocabTxt: vocabTxt!,
-        tokenizerConfig: tokenizerConfig!,
+        tokenizer: { "vocab.txt": vocabTxt!, "tokenizer_config.json": tokenizerConfig! },
         model: trainer.exportWeights(),
         state,
       },
