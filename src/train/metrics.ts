@@ -55,8 +55,8 @@ export class MetricsLog {
     await appendFile(this.path, `${JSON.stringify(e)}\n`);
   }
 
-  async writeCurves(title = "pretraining"): Promise<void> {
-    await writeFileAtomic(this.svgPath, renderCurves(this.entries, title));
+  async writeCurves(title = "pretraining", spec: CurveSpec = BERT_CURVES): Promise<void> {
+    await writeFileAtomic(this.svgPath, renderCurves(this.entries, title, spec));
   }
 }
 
@@ -191,8 +191,30 @@ function panel(
   return parts.join("\n");
 }
 
+/** What the two panels plot: the loss panel's title and the accuracy keys of the entries. */
+export interface CurveSpec {
+  lossTitle: string;
+  /** Accuracy series: each is drawn for train (line) and eval (dots) entries that have the key. */
+  accuracy: { key: string; label: string }[];
+}
+
+/** BERT pretraining: masked LM and next-sentence accuracy. */
+export const BERT_CURVES: CurveSpec = {
+  lossTitle: "loss (MLM + NSP)",
+  accuracy: [
+    { key: "mlm_accuracy", label: "masked LM" },
+    { key: "nsp_accuracy", label: "next sentence" },
+  ],
+};
+
+const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+
 /** The two-panel SVG (loss; accuracy) of a run's metrics. */
-export function renderCurves(entries: readonly MetricsEntry[], title = "pretraining"): string {
+export function renderCurves(
+  entries: readonly MetricsEntry[],
+  title = "pretraining",
+  spec: CurveSpec = BERT_CURVES,
+): string {
   const train = entries.filter((e) => e.type === "train");
   const evals = entries.filter((e) => e.type === "eval");
   const pts = (es: readonly MetricsEntry[], key: string): [number, number][] =>
@@ -204,7 +226,7 @@ export function renderCurves(entries: readonly MetricsEntry[], title = "pretrain
   const loss = panel(
     70,
     60,
-    "loss (MLM + NSP)",
+    spec.lossTitle,
     [
       { label: "train", color: TRAIN, points: downsample(pts(train, "loss")) },
       { label: "eval", color: EVAL, points: pts(evals, "loss"), dots: true },
@@ -212,30 +234,24 @@ export function renderCurves(entries: readonly MetricsEntry[], title = "pretrain
     undefined,
     xRange,
   );
-  const acc = panel(
-    530,
-    60,
-    "accuracy",
-    [
-      { label: "train masked LM", color: TRAIN, points: downsample(pts(train, "mlm_accuracy")) },
-      {
-        label: "train next sentence",
-        color: TRAIN,
-        dashed: true,
-        points: downsample(pts(train, "nsp_accuracy")),
-      },
-      { label: "eval masked LM", color: EVAL, points: pts(evals, "mlm_accuracy"), dots: true },
-      {
-        label: "eval next sentence",
-        color: EVAL,
-        dashed: true,
-        points: pts(evals, "nsp_accuracy"),
-        dots: true,
-      },
-    ],
-    [0, 1],
-    xRange,
-  );
+  // Two series keep the train-blue / eval-red look (the second one dashed); more get a color each.
+  const few = spec.accuracy.length <= 2;
+  const accSeries: Series[] = spec.accuracy.flatMap(({ key, label }, i): Series[] => [
+    {
+      label: `train ${label}`,
+      color: few ? TRAIN : PALETTE[i % PALETTE.length],
+      dashed: few && i === 1,
+      points: downsample(pts(train, key)),
+    },
+    {
+      label: `eval ${label}`,
+      color: few ? EVAL : PALETTE[i % PALETTE.length],
+      dashed: few ? i === 1 : true,
+      points: pts(evals, key),
+      dots: true,
+    },
+  ]);
+  const acc = panel(530, 60, "accuracy", accSeries, [0, 1], xRange);
   const last = train[train.length - 1];
   const sub = last ? `step ${last.step}, train loss ${last.loss.toFixed(4)}` : "";
   return [
