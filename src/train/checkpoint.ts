@@ -86,26 +86,54 @@ export interface CheckpointFiles {
   state: Record<string, unknown>;
 }
 
-/** AdamW's moments under PyTorch's state names, and the step count. */
+/**
+ * AdamW's moments of the trainable tensors under PyTorch's state names (frozen tensors have no optimizer
+ * state and are left out), and the step count; a tensor whose own step count differs from it (unfrozen
+ * later) also gets `step.NAME` (I64 [1]).
+ */
 export function optimizerTensors(params: ParamStore): Record<string, TensorInput> {
   const out: Record<string, TensorInput> = {};
+  const names = params.trainableNames();
   for (const [region, prefix] of [
     ["m", "exp_avg."],
     ["v", "exp_avg_sq."],
   ] as const) {
-    for (const [name, t] of Object.entries(params.tensors(region))) out[prefix + name] = t;
+    for (const name of names) {
+      const e = params.entry(name);
+      out[prefix + name] = { dtype: "F32", shape: [...e.shape], data: params.view(name, region).slice() };
+    }
   }
   out.step = { dtype: "I64", shape: [1], data: BigInt64Array.of(BigInt(params.step)) };
+  for (const name of names) {
+    const st = params.tensorStep(name);
+    if (st !== params.step)
+      out[`step.${name}`] = { dtype: "I64", shape: [1], data: BigInt64Array.of(BigInt(st)) };
+  }
   return out;
 }
 
-/** Loads optimizer.safetensors into the store's m and v regions and its step counter. */
+/**
+ * Loads optimizer.safetensors into the store's m and v regions and step counters. Set the trainable mask
+ * first: the trainable tensors' state must be in the file (a clear error names those missing); frozen
+ * tensors keep zero state.
+ */
 export function loadOptimizer(params: ParamStore, file: SafetensorsFile): void {
-  for (const e of params.entries()) {
-    params.set(e.name, file.float32(`exp_avg.${e.name}`), "m");
-    params.set(e.name, file.float32(`exp_avg_sq.${e.name}`), "v");
-  }
+  const names = params.trainableNames();
+  const missing = names.filter((n) => !file.has(`exp_avg.${n}`) || !file.has(`exp_avg_sq.${n}`));
+  if (missing.length)
+    throw new Error(
+      `${file.fileName}: no optimizer state for ${missing.length} trainable tensors (${missing.slice(0, 4).join(", ")}${missing.length > 4 ? ", …" : ""}); were they frozen when it was saved?`,
+    );
+  if (!file.has("step")) throw new Error(`${file.fileName}: no step`);
   params.step = file.int64AsNumbers("step")[0];
+  for (const name of names) {
+    params.set(name, file.float32(`exp_avg.${name}`), "m");
+    params.set(name, file.float32(`exp_avg_sq.${name}`), "v");
+    params.setTensorStep(
+      name,
+      file.has(`step.${name}`) ? file.int64AsNumbers(`step.${name}`)[0] : params.step,
+    );
+  }
 }
 
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {

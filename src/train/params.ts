@@ -5,6 +5,11 @@
 // LayerNorm weights) after, so AdamW is one kernel call per group, like PyTorch's param groups. Within a
 // group tensors keep the order given, with no padding: consecutive tensors of one group are one
 // contiguous block (BERT places query/key/value so that their weights are the fused [3C,C] QKV matrix).
+// A trainable mask (setTrainable) freezes tensors for gradual unfreezing and adapters: AdamW runs over
+// maximal contiguous runs of trainable tensors only, so a frozen tensor's values, m and v never change
+// (m and v stay zero: no optimizer state), and the gradient norm counts trainable gradients only. Like
+// PyTorch, whose AdamW keeps a step count per parameter and skips parameters without a gradient, each
+// tensor counts its own steps (a tensor unfrozen late starts its bias correction at step 1).
 
 import type { TensorInput } from "../io/safetensors.ts";
 import { CheckpointError, type TensorStore } from "../models/tensors.ts";
@@ -59,10 +64,15 @@ export class ParamStore {
   readonly grads: number;
   readonly m: number;
   readonly v: number;
-  /** AdamW steps taken (the bias-correction step of the next update is step + 1). */
+  /** AdamW steps taken (adamwStep calls; each trainable tensor also counts its own, see tensorStep). */
   step = 0;
   private readonly byName = new Map<string, ParamEntry>();
   private readonly order: ParamEntry[] = [];
+  private readonly indexOf = new Map<string, number>();
+  /** Per entry (layout order): trainable, and the AdamW steps it took while trainable. */
+  private readonly trainable: boolean[];
+  private readonly steps: number[];
+  private trainableFloats: number;
 
   /** Lays out `specs` and allocates the four regions (params, grads, m and v zeroed) in rt's arena. */
   constructor(
@@ -76,6 +86,7 @@ export class ParamStore {
       const e: ParamEntry = { name: s.name, shape: [...s.shape], decay: s.decay, offset, size };
       offset += size;
       this.byName.set(s.name, e);
+      this.indexOf.set(s.name, this.order.length);
       this.order.push(e);
     };
     for (const s of specs) if (s.decay) place(s);
@@ -88,6 +99,90 @@ export class ParamStore {
     this.m = arena.allocF32(this.count);
     this.v = arena.allocF32(this.count);
     for (const r of [this.params, this.grads, this.m, this.v]) k.zero_f32(r, this.count);
+    this.trainable = this.order.map(() => true);
+    this.steps = this.order.map(() => 0);
+    this.trainableFloats = this.count;
+  }
+
+  /**
+   * Sets which tensors train (by name). A tensor that stops training keeps its values and loses its
+   * optimizer state (m, v and its step count reset to zero); one that starts training starts from zero
+   * state. Default: every tensor trains.
+   */
+  setTrainable(pred: (name: string) => boolean): void {
+    let floats = 0;
+    this.order.forEach((e, i) => {
+      const t = Boolean(pred(e.name));
+      if (this.trainable[i] && !t) {
+        this.view(e.name, "m").fill(0);
+        this.view(e.name, "v").fill(0);
+        this.steps[i] = 0;
+      }
+      this.trainable[i] = t;
+      if (t) floats += e.size;
+    });
+    this.trainableFloats = floats;
+  }
+
+  private index(name: string): number {
+    const i = this.indexOf.get(name);
+    if (i === undefined) throw new RangeError(`ParamStore: no parameter ${name}`);
+    return i;
+  }
+
+  isTrainable(name: string): boolean {
+    return this.trainable[this.index(name)];
+  }
+
+  /** Floats of the trainable tensors. */
+  get trainableCount(): number {
+    return this.trainableFloats;
+  }
+
+  /** Names of the trainable tensors, in layout order. */
+  trainableNames(): string[] {
+    return this.order.filter((_, i) => this.trainable[i]).map((e) => e.name);
+  }
+
+  /** AdamW steps a tensor has taken (its bias-correction step of the next update is this + 1). */
+  tensorStep(name: string): number {
+    return this.steps[this.index(name)];
+  }
+
+  /** Sets a trainable tensor's step count (loading an optimizer state). */
+  setTensorStep(name: string, step: number): void {
+    const i = this.index(name);
+    if (!this.trainable[i]) throw new RangeError(`ParamStore: ${name} is frozen (no optimizer state)`);
+    if (!(Number.isInteger(step) && step >= 0))
+      throw new RangeError(`ParamStore: step of ${name} must be an integer ≥ 0, got ${step}`);
+    this.steps[i] = step;
+  }
+
+  /**
+   * Maximal runs of consecutive trainable tensors within one weight-decay group: [first index, end
+   * index) into the layout order. With `sameStep`, a run also breaks where the step counts differ.
+   */
+  private runs(sameStep: boolean): [number, number][] {
+    const out: [number, number][] = [];
+    let i = 0;
+    const n = this.order.length;
+    while (i < n) {
+      if (!this.trainable[i]) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (
+        j < n &&
+        this.trainable[j] &&
+        this.order[j].decay === this.order[i].decay &&
+        (!sameStep || this.steps[j] === this.steps[i])
+      )
+        j++;
+      out.push([i, j]);
+      i = j;
+    }
+    return out;
   }
 
   /** Entries in layout order. */
@@ -192,9 +287,17 @@ export class ParamStore {
     this.rt.k.zero_f32(this.grads, this.count);
   }
 
-  /** Global L2 norm of the gradients (one Σg² over the region, in f64). */
+  /** Global L2 norm of the trainable tensors' gradients (Σg² in f64; one call when all train). */
   gradNorm(): number {
-    return Math.sqrt(this.rt.k.sumsq_f32(this.grads, this.count));
+    const { k } = this.rt;
+    if (this.trainableFloats === this.count) return Math.sqrt(k.sumsq_f32(this.grads, this.count));
+    let s = 0;
+    for (const [a, b] of this.runs(false)) {
+      const start = this.order[a].offset;
+      const end = this.order[b - 1].offset + this.order[b - 1].size;
+      s += k.sumsq_f32(this.grads + start * 4, end - start);
+    }
+    return Math.sqrt(s);
   }
 
   /**
@@ -206,29 +309,34 @@ export class ParamStore {
     return { norm, scale: Math.min(1, maxNorm / (norm + 1e-6)) };
   }
 
-  /** One AdamW step (bias-corrected, PyTorch's formula) over both groups; increments `step`. */
+  /**
+   * One AdamW step (bias-corrected, PyTorch's formula) over the trainable tensors: one kernel call per
+   * maximal run of trainable tensors with the same decay and step count (one per group when all train).
+   * Increments `step` and the step count of every trainable tensor.
+   */
   adamwStep(o: AdamWOptions, gradScale = 1): void {
     const { k } = this.rt;
     this.step++;
-    const groups: [number, number, number][] = [
-      [0, this.decayCount, o.weightDecay],
-      [this.decayCount, this.count - this.decayCount, 0],
-    ];
-    for (const [start, n, wd] of groups) {
-      if (n === 0) continue;
-      const b = start * 4;
+    this.order.forEach((_, i) => {
+      if (this.trainable[i]) this.steps[i]++;
+    });
+    for (const [a, b] of this.runs(true)) {
+      const first = this.order[a];
+      const start = first.offset;
+      const n = this.order[b - 1].offset + this.order[b - 1].size - start;
+      const o4 = start * 4;
       k.adamw_f32(
-        this.params + b,
-        this.m + b,
-        this.v + b,
-        this.grads + b,
+        this.params + o4,
+        this.m + o4,
+        this.v + o4,
+        this.grads + o4,
         n,
-        this.step,
+        this.steps[a],
         o.lr,
         o.beta1,
         o.beta2,
         o.eps,
-        wd,
+        first.decay ? o.weightDecay : 0,
         gradScale,
       );
     }
