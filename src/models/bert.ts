@@ -1,10 +1,13 @@
 // BERT (Devlin et al.): token + segment + position embeddings, a post-LN Transformer encoder with
 // bidirectional attention, and the heads Hugging Face checkpoints carry: pooler, masked-LM (tied to the
 // word embeddings unless the checkpoint has its own decoder), next-sentence, sequence and token
-// classification, extractive question answering. forward() reads as the list of kernel calls.
+// classification, extractive question answering. forward() reads as the list of kernel calls. When the
+// weights hold Houlsby adapters ({layer}.attention.output.adapter.*, {layer}.output.adapter.*; see
+// adapters.ts) each one runs on its sublayer's output projection before the residual add + LayerNorm.
 
 import { Epilogue, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
+import { AdapterLayer, adapterBottleneck, adapterSublayers, adapterTensorShapes } from "./adapters.ts";
 import type { BertConfig } from "./bert-config.ts";
 import { Linear, type WeightDType } from "./linear.ts";
 import { quantizeRows } from "./quantize.ts";
@@ -63,6 +66,9 @@ interface Layer {
   inter: Linear;
   out: Linear;
   ln2: Norm;
+  /** Houlsby adapters after the attention output and the FFN output projections (when present). */
+  attnAdapter?: AdapterLayer;
+  ffnAdapter?: AdapterLayer;
 }
 
 export type BertHead = "mlm" | "nsp" | "pooler" | "classifier" | "qa";
@@ -130,6 +136,8 @@ export class BertModel {
   private readonly classifier?: Linear;
   private readonly qa?: Linear;
   private readonly tokenClassification: boolean;
+  /** Bottleneck width of the model's adapters (undefined: no adapters). */
+  readonly adapterBottleneck?: number;
 
   /** True for BertForTokenClassification (its classifier runs on every token). */
   get isTokenClassifier(): boolean {
@@ -203,6 +211,11 @@ export class BertModel {
     if (heads.has("nsp")) lin("cls.seq_relationship", 2, C);
     if (heads.has("classifier")) lin("classifier", L, C);
     if (heads.has("qa")) lin("qa_outputs", 2, C);
+    const r = adapterBottleneck(store);
+    this.adapterBottleneck = r;
+    if (r !== undefined)
+      for (const sub of adapterSublayers({ modelType: "bert", numLayers: c.numLayers }, p))
+        for (const [n, shape] of adapterTensorShapes(sub, C, r)) exp.set(n, shape);
     const isScaleOfExpected = (n: string) =>
       n.endsWith(".weight_scale") && exp.has(n.slice(0, -"_scale".length));
     const isBuffer = (n: string) => n.endsWith("embeddings.position_ids");
@@ -250,6 +263,8 @@ export class BertModel {
         inter: loadLinear(rt, store, `${l}.intermediate.dense`, dtype),
         out: loadLinear(rt, store, `${l}.output.dense`, dtype),
         ln2: norm(`${l}.output.LayerNorm`),
+        attnAdapter: AdapterLayer.load(rt, store, `${l}.attention.output`, C),
+        ffnAdapter: AdapterLayer.load(rt, store, `${l}.output`, C),
       });
     }
     if (heads.has("pooler")) this.pooler = loadLinear(rt, store, `${p}pooler.dense`, dtype);
@@ -352,10 +367,18 @@ export class BertModel {
           C,
         );
         if (probs) out.attentions!.push(arena.readF32(probs, B * H * T * T));
-        layer.attnOut.forward(h, ctx, M, Epilogue.residual, x);
+        if (layer.attnAdapter) {
+          layer.attnOut.forward(h, ctx, M); // [B,T,C] projection, then adapter, then + x
+          layer.attnAdapter.apply(h, M);
+          k.add_f32(h, h, x, M * C);
+        } else layer.attnOut.forward(h, ctx, M, Epilogue.residual, x);
         k.layernorm_f32(h, 0, 0, h, layer.ln1.w, layer.ln1.b, M, C, c.layerNormEps);
         layer.inter.forward(inter, h, M, c.act);
-        layer.out.forward(x, inter, M, Epilogue.residual, h);
+        if (layer.ffnAdapter) {
+          layer.out.forward(x, inter, M); // the layer input is no longer needed
+          layer.ffnAdapter.apply(x, M);
+          k.add_f32(x, x, h, M * C);
+        } else layer.out.forward(x, inter, M, Epilogue.residual, h);
         k.layernorm_f32(x, 0, 0, x, layer.ln2.w, layer.ln2.b, M, C, c.layerNormEps);
         if (wants.hiddenStates) out.hiddenStates!.push(arena.readF32(x, M * C));
       }

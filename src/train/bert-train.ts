@@ -6,8 +6,20 @@
 // tied to the word embeddings (its gradient sums into bert.embeddings.word_embeddings.weight). The
 // forward runs the same kernels as src/models/bert.ts (fused QKV GEMM, residual epilogues, erf GELU)
 // on packed copies of the Linear weights, re-packed after each optimizer step. No dropout.
+// Houlsby adapters (option `adapters`, or found in the weights; see src/models/adapters.ts) add a
+// bottleneck z + up(relu(down(z))) on the attention output and FFN output projections of every layer,
+// before the residual add + LayerNorm, with their own backward. Parameters the store marks frozen
+// (ParamStore.setTrainable) get no gradient computed, and the backward stops below the lowest layer that
+// has a trainable parameter (gradual unfreezing).
 
 import type { TensorInput } from "../io/safetensors.ts";
+import {
+  adapterBottleneck,
+  adapterSublayers,
+  adapterTensorShapes,
+  initAdapterTensor,
+  isAdapterTensor,
+} from "../models/adapters.ts";
 import type { BertInput } from "../models/bert.ts";
 import type { BertConfig } from "../models/bert-config.ts";
 import { CheckpointError, type TensorStore } from "../models/tensors.ts";
@@ -71,6 +83,11 @@ export interface BertTrainerOptions {
   initializerRange?: number;
   /** MLM decoder tied to the word embeddings (Hugging Face's default, tie_word_embeddings). */
   tieWordEmbeddings?: boolean;
+  /**
+   * Houlsby adapters of this bottleneck width on every layer, initialized as the identity (seeded; default
+   * seed: `seed`) unless `weights` has them. Without this option, adapters in `weights` are still used.
+   */
+  adapters?: { bottleneck: number; seed?: number };
 }
 
 export interface RunOptions extends TrainRunOptions {
@@ -91,6 +108,9 @@ interface Lin {
   dw: number;
   db: number;
   wp: number; // pack_weights_f32 panels of w
+  /** Parameter names behind w and b (three each for the fused QKV). */
+  wNames: string[];
+  bNames: string[];
 }
 
 interface Norm {
@@ -98,6 +118,14 @@ interface Norm {
   b: number; // [C]
   dw: number;
   db: number;
+  wName: string;
+  bName: string;
+}
+
+/** A Houlsby adapter: down [r,C] with ReLU, up [C,r], plus the identity. */
+interface Adapter {
+  down: Lin;
+  up: Lin;
 }
 
 interface Layer {
@@ -107,6 +135,15 @@ interface Layer {
   inter: Lin; // [F,C]
   out: Lin; // [C,F]
   ln2: Norm;
+  attnAdapter?: Adapter;
+  ffnAdapter?: Adapter;
+}
+
+/** Activations of one adapter (byte pointers). */
+interface AdapterActs {
+  z: number; // [M,C] adapter input (the projection's output)
+  pre: number; // [M,r] down(z) before ReLU
+  act: number; // [M,r] ReLU output
 }
 
 /** Activations one layer's forward saves for its backward (byte pointers). */
@@ -115,7 +152,7 @@ interface LayerActs {
   qkv: number; // [M,3C]
   probs: number; // [B,H,T,T] softmax probabilities
   ctx: number; // [M,C] attention output (before the output projection)
-  res1: number; // [M,C] ctx·Woᵀ + bo + xin (LayerNorm 1 input)
+  res1: number; // [M,C] ctx·Woᵀ + bo + xin (LayerNorm 1 input; adapter(ctx·Woᵀ + bo) + xin with adapters)
   mean1: number; // [M]
   rstd1: number; // [M]
   h: number; // [M,C] LayerNorm 1 output
@@ -125,6 +162,8 @@ interface LayerActs {
   mean2: number; // [M]
   rstd2: number; // [M]
   xout: number; // [M,C] layer output
+  attnAdapter?: AdapterActs;
+  ffnAdapter?: AdapterActs;
 }
 
 /** Everything the forward leaves for the backward (byte pointers into the arena; shapes beside). */
@@ -169,6 +208,8 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
   /** "bert." (head models). */
   readonly prefix = "bert.";
   readonly tied: boolean;
+  /** Bottleneck width of the adapters (undefined: no adapters). */
+  readonly adapterBottleneck?: number;
   private readonly heads: { mlm: boolean; nsp: boolean; classifier: boolean; pooler: boolean };
   private readonly tok: number; // [V,C]
   private readonly dtok: number;
@@ -243,16 +284,44 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
     }
     if (heads.nsp) lin("cls.seq_relationship", 2, C);
     if (heads.classifier) lin("classifier", c.numLabels, C);
+    const stored = opts.weights ? adapterBottleneck(opts.weights) : undefined;
+    const r = opts.adapters?.bottleneck ?? stored;
+    if (opts.adapters && !(Number.isInteger(r) && r! >= 1))
+      throw new RangeError(`training: adapter bottleneck must be an integer ≥ 1, got ${r}`);
+    if (opts.adapters && stored !== undefined && stored !== r)
+      throw new CheckpointError(
+        `training: adapters of bottleneck ${r} asked for, but the weights have ${stored}`,
+      );
+    this.adapterBottleneck = r;
+    const sublayers =
+      r === undefined ? [] : adapterSublayers({ modelType: "bert", numLayers: c.numLayers }, p);
+    for (const sub of sublayers)
+      for (const [name, shape] of adapterTensorShapes(sub, C, r!)) add(name, shape);
 
     const params = new ParamStore(rt, specs);
     this.params = params;
     const std = opts.initializerRange ?? 0.02;
+    const seed = opts.seed ?? 0;
+    const init = (names: string[]) => {
+      initParams(
+        params,
+        names.filter((n) => !isAdapterTensor(n)),
+        seed,
+        std,
+        c.padTokenId,
+        p,
+      );
+      for (const n of names.filter(isAdapterTensor))
+        params.set(n, initAdapterTensor(n, params.entry(n).size, opts.adapters?.seed ?? seed));
+    };
     if (opts.weights) {
       // The decoder bias is saved as cls.predictions.bias (and a duplicate cls.predictions.decoder.bias).
-      const missing = params.load(opts.weights, { allowMissing: opts.initMissing });
-      if (missing.length) initParams(params, missing, opts.seed ?? 0, std, c.padTokenId, p);
+      const missing = params.load(opts.weights, { allowMissing: true });
+      const required = opts.initMissing ? [] : missing.filter((n) => !isAdapterTensor(n));
+      if (required.length) params.load(opts.weights); // throws, listing the missing tensors
+      init(missing);
     } else {
-      initParams(params, params.names(), opts.seed ?? 0, std, c.padTokenId, p);
+      init(params.names());
     }
 
     // Pointers.
@@ -266,6 +335,8 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
         b: params.ptr(`${name}.bias`),
         db: params.gradPtr(`${name}.bias`),
         wp: arena.alloc(k.packed_size_f32(N, K)),
+        wNames: [w ?? `${name}.weight`],
+        bNames: [`${name}.bias`],
       };
       this.linears.push(l);
       return l;
@@ -275,7 +346,13 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
       b: params.ptr(`${name}.bias`),
       dw: params.gradPtr(`${name}.weight`),
       db: params.gradPtr(`${name}.bias`),
+      wName: `${name}.weight`,
+      bName: `${name}.bias`,
     });
+    const adapter = (sub: string): Adapter | undefined =>
+      r === undefined
+        ? undefined
+        : { down: linear(`${sub}.adapter.down`, r, C), up: linear(`${sub}.adapter.up`, C, r) };
     const word = `${p}embeddings.word_embeddings.weight`;
     this.tok = params.ptr(word);
     this.dtok = params.gradPtr(word);
@@ -298,13 +375,18 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
             throw new Error(`BertTrainer: ${s} ${t}s are not adjacent`);
         }
       }
+      const qkv = linear(`${s}.query`, 3 * C, C);
+      qkv.wNames = ["query", "key", "value"].map((n) => `${s}.${n}.weight`);
+      qkv.bNames = ["query", "key", "value"].map((n) => `${s}.${n}.bias`);
       this.layers.push({
-        qkv: linear(`${s}.query`, 3 * C, C),
+        qkv,
         attnOut: linear(`${l}.attention.output.dense`, C, C),
         ln1: norm(`${l}.attention.output.LayerNorm`),
         inter: linear(`${l}.intermediate.dense`, F, C),
         out: linear(`${l}.output.dense`, C, F),
         ln2: norm(`${l}.output.LayerNorm`),
+        attnAdapter: adapter(`${l}.attention.output`),
+        ffnAdapter: adapter(`${l}.output`),
       });
     }
     if (this.heads.pooler) this.pooler = linear(`${p}pooler.dense`, C, C);
@@ -320,6 +402,8 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
         b: params.ptr("cls.predictions.bias"),
         db: params.gradPtr("cls.predictions.bias"),
         wp: arena.alloc(k.packed_size_f32(V, C)),
+        wNames: [dec],
+        bNames: ["cls.predictions.bias"],
       };
       this.linears.push(this.decoder);
     }
@@ -470,10 +554,14 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
         T * C,
         C,
       );
-      k.matmul_f32(a.res1, 0, a.ctx, l.attnOut.wp, l.attnOut.b, x, M, C, C, Epilogue.residual);
+      if (l.attnAdapter) {
+        a.attnAdapter = this.adapterForward(l.attnAdapter, a.res1, a.ctx, l.attnOut, x, M);
+      } else k.matmul_f32(a.res1, 0, a.ctx, l.attnOut.wp, l.attnOut.b, x, M, C, C, Epilogue.residual);
       k.layernorm_f32(a.h, a.mean1, a.rstd1, a.res1, l.ln1.w, l.ln1.b, M, C, eps);
       k.matmul_f32(a.act, a.pre, a.h, l.inter.wp, l.inter.b, 0, M, C, F, c.act);
-      k.matmul_f32(a.res2, 0, a.act, l.out.wp, l.out.b, a.h, M, F, C, Epilogue.residual);
+      if (l.ffnAdapter) {
+        a.ffnAdapter = this.adapterForward(l.ffnAdapter, a.res2, a.act, l.out, a.h, M);
+      } else k.matmul_f32(a.res2, 0, a.act, l.out.wp, l.out.b, a.h, M, F, C, Epilogue.residual);
       k.layernorm_f32(a.xout, a.mean2, a.rstd2, a.res2, l.ln2.w, l.ln2.b, M, C, eps);
       layers.push(a);
       x = a.xout;
@@ -570,6 +658,33 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
     return { out, saved };
   }
 
+  /**
+   * Forward of a projection followed by its adapter and the residual add:
+   * out [M,C] = z + up(relu(down(z))) + residual with z = x·Wᵀ + b. Returns what the backward needs.
+   */
+  private adapterForward(
+    ad: Adapter,
+    out: number,
+    x: number,
+    proj: Lin,
+    residual: number,
+    M: number,
+  ): AdapterActs {
+    const { arena, k } = this.rt;
+    const C = this.config.hiddenSize;
+    const r = ad.down.N;
+    const a: AdapterActs = {
+      z: arena.allocF32(M * C),
+      pre: arena.allocF32(M * r),
+      act: arena.allocF32(M * r),
+    };
+    k.matmul_f32(a.z, 0, x, proj.wp, proj.b, 0, M, proj.K, C, Epilogue.bias);
+    k.matmul_f32(a.act, a.pre, a.z, ad.down.wp, ad.down.b, 0, M, C, r, Epilogue.relu);
+    k.matmul_f32(out, 0, a.act, ad.up.wp, ad.up.b, a.z, M, r, C, Epilogue.residual);
+    k.add_f32(out, out, residual, M * C);
+    return a;
+  }
+
   /** The reverse list of backward kernel calls; every gradient buffer is zeroed before it accumulates. */
   private backward(s: Saved): void {
     const c = this.config;
@@ -589,6 +704,43 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
       k.zero_f32(p, n);
       return p;
     };
+    // gradient pointers of trainable parameters only (0: the kernel skips that gradient)
+    const params = this.params;
+    const on = (name: string) => params.isTrainable(name);
+    const dW = (l: Lin) => (l.wNames.some(on) ? l.dw : 0);
+    const dB = (l: Lin) => (l.bNames.some(on) ? l.db : 0);
+    const dNw = (n: Norm) => (on(n.wName) ? n.dw : 0);
+    const dNb = (n: Norm) => (on(n.bName) ? n.db : 0);
+    const lin = (l: Lin | undefined) => (l ? [...l.wNames, ...l.bNames] : []);
+    const nrm = (n: Norm) => [n.wName, n.bName];
+    const p = this.prefix;
+    const embNames = [
+      `${p}embeddings.word_embeddings.weight`,
+      `${p}embeddings.position_embeddings.weight`,
+      `${p}embeddings.token_type_embeddings.weight`,
+      ...nrm(this.embLn),
+    ];
+    // needed[i]: layer i or anything below it (embeddings included) has a trainable parameter
+    const needed: boolean[] = [];
+    let below = embNames.some(on);
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i];
+      const names = [
+        ...lin(l.qkv),
+        ...lin(l.attnOut),
+        ...nrm(l.ln1),
+        ...lin(l.inter),
+        ...lin(l.out),
+        ...nrm(l.ln2),
+        ...lin(l.attnAdapter?.down),
+        ...lin(l.attnAdapter?.up),
+        ...lin(l.ffnAdapter?.down),
+        ...lin(l.ffnAdapter?.up),
+      ];
+      below ||= names.some(on);
+      needed.push(below);
+    }
+    const embTrainable = embNames.some(on);
     let g = zeros(M * C); // [M,C] d loss / d (current layer output)
 
     // MLM head: decoder (tied: dW into the word embeddings), LayerNorm, GELU, transform, scatter to rows
@@ -598,13 +750,13 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
       const t = this.mlmTransform!;
       const ln = this.mlmLn!;
       const dtln = zeros(m.n * C); // [n,C]
-      k.matmul_backward_f32(dtln, d.dw, d.db, m.dlogits, m.tln, d.w, m.n, C, V);
+      k.matmul_backward_f32(dtln, dW(d), dB(d), m.dlogits, m.tln, d.w, m.n, C, V);
       const dtact = zeros(m.n * C); // [n,C]
-      k.layernorm_backward_f32(dtact, ln.dw, ln.db, m.mean, m.rstd, dtln, m.tact, ln.w, m.n, C);
+      k.layernorm_backward_f32(dtact, dNw(ln), dNb(ln), m.mean, m.rstd, dtln, m.tact, ln.w, m.n, C);
       const dtpre = zeros(m.n * C); // [n,C]
       k.activation_backward_f32(dtpre, dtact, m.tpre, m.n * C, c.act);
       const dxr = zeros(m.n * C); // [n,C]
-      k.matmul_backward_f32(dxr, t.dw, t.db, dtpre, m.xr, t.w, m.n, C, C);
+      k.matmul_backward_f32(dxr, dW(t), dB(t), dtpre, m.xr, t.w, m.n, C, C);
       k.embed_backward_f32(g, 0, 0, dxr, m.rows, 0, 0, m.n, C, M, 0, 0); // scatter-add into g rows
     }
 
@@ -615,45 +767,62 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
       const dpooled = zeros(B * C); // [B,C]
       if (pp.dnsp) {
         const h = this.nsp!;
-        k.matmul_backward_f32(dpooled, h.dw, h.db, pp.dnsp, pp.pooled, h.w, B, C, 2);
+        k.matmul_backward_f32(dpooled, dW(h), dB(h), pp.dnsp, pp.pooled, h.w, B, C, 2);
       }
       if (pp.dcls) {
         const h = this.classifier!;
-        k.matmul_backward_f32(dpooled, h.dw, h.db, pp.dcls, pp.pooled, h.w, B, C, h.N);
+        k.matmul_backward_f32(dpooled, dW(h), dB(h), pp.dcls, pp.pooled, h.w, B, C, h.N);
       }
       const dppre = zeros(B * C); // [B,C]
       k.activation_backward_f32(dppre, dpooled, pp.ppre, B * C, Epilogue.tanh);
       const dcls = zeros(B * C); // [B,C]
-      k.matmul_backward_f32(dcls, pl.dw, pl.db, dppre, pp.cls, pl.w, B, C, C);
+      k.matmul_backward_f32(dcls, dW(pl), dB(pl), dppre, pp.cls, pl.w, B, C, C);
       k.embed_backward_f32(g, 0, 0, dcls, pp.clsIdx, 0, 0, B, C, M, 0, 0);
     }
 
-    // encoder layers in reverse
+    // encoder layers in reverse, down to the lowest one that has (or sits above) a trainable parameter
     const dh = arena.allocF32(M * C); // [M,C] d/d h (LayerNorm 1 output), then + the FFN path
     let g2 = arena.allocF32(M * C); // [M,C] d/d layer input
     const dact = arena.allocF32(M * F); // [M,F]
     const dpre = arena.allocF32(M * F); // [M,F]
     const dctx = arena.allocF32(M * C); // [M,C]
     const dqkv = arena.allocF32(M * 3 * C); // [M,3C]
+    const r = this.adapterBottleneck ?? 0;
+    const dz = r ? arena.allocF32(M * C) : 0; // [M,C] d/d adapter input
+    const dadAct = r ? arena.allocF32(M * r) : 0; // [M,r]
+    const dadPre = r ? arena.allocF32(M * r) : 0; // [M,r]
+    // d out → d z for out = z + up(relu(down(z))) (+ residual, handled by the caller); returns dz
+    const adapterBackward = (ad: Adapter, a: AdapterActs, dout: number): number => {
+      arena.f32(dz, M * C).set(arena.f32(dout, M * C)); // identity path
+      k.zero_f32(dadAct, M * r);
+      k.matmul_backward_f32(dadAct, dW(ad.up), dB(ad.up), dout, a.act, ad.up.w, M, r, C);
+      k.zero_f32(dadPre, M * r);
+      k.activation_backward_f32(dadPre, dadAct, a.pre, M * r, Epilogue.relu);
+      k.matmul_backward_f32(dz, dW(ad.down), dB(ad.down), dadPre, a.z, ad.down.w, M, C, r);
+      return dz;
+    };
     const scratch = arena.alloc(k.attention_backward_scratch_size(T, T, D));
     for (let i = layers.length - 1; i >= 0; i--) {
+      if (!needed[i]) break; // nothing trainable here or below
       const l = this.layers[i];
       const a = layers[i];
       // LayerNorm 2: d res2 → dh (res2 = act·Woutᵀ + bout + h, so d h starts as d res2)
       k.zero_f32(dh, M * C);
-      k.layernorm_backward_f32(dh, l.ln2.dw, l.ln2.db, a.mean2, a.rstd2, g, a.res2, l.ln2.w, M, C);
-      // FFN output GEMM, GELU, FFN input GEMM (its dX adds into dh)
+      k.layernorm_backward_f32(dh, dNw(l.ln2), dNb(l.ln2), a.mean2, a.rstd2, g, a.res2, l.ln2.w, M, C);
+      // FFN adapter (d z2 = d res2 + the bottleneck path), FFN output GEMM, GELU, FFN input GEMM (dX → dh)
+      const dz2 = l.ffnAdapter ? adapterBackward(l.ffnAdapter, a.ffnAdapter!, dh) : dh;
       k.zero_f32(dact, M * F);
-      k.matmul_backward_f32(dact, l.out.dw, l.out.db, dh, a.act, l.out.w, M, F, C);
+      k.matmul_backward_f32(dact, dW(l.out), dB(l.out), dz2, a.act, l.out.w, M, F, C);
       k.zero_f32(dpre, M * F);
       k.activation_backward_f32(dpre, dact, a.pre, M * F, c.act);
-      k.matmul_backward_f32(dh, l.inter.dw, l.inter.db, dpre, a.h, l.inter.w, M, C, F);
+      k.matmul_backward_f32(dh, dW(l.inter), dB(l.inter), dpre, a.h, l.inter.w, M, C, F);
       // LayerNorm 1: d res1 → g2 (res1 = ctx·Woᵀ + bo + xin, so d xin starts as d res1)
       k.zero_f32(g2, M * C);
-      k.layernorm_backward_f32(g2, l.ln1.dw, l.ln1.db, a.mean1, a.rstd1, dh, a.res1, l.ln1.w, M, C);
-      // attention output projection, attention, fused QKV GEMM (its dX adds into g2)
+      k.layernorm_backward_f32(g2, dNw(l.ln1), dNb(l.ln1), a.mean1, a.rstd1, dh, a.res1, l.ln1.w, M, C);
+      // attention adapter, output projection, attention, fused QKV GEMM (its dX adds into g2)
+      const dz1 = l.attnAdapter ? adapterBackward(l.attnAdapter, a.attnAdapter!, g2) : g2;
       k.zero_f32(dctx, M * C);
-      k.matmul_backward_f32(dctx, l.attnOut.dw, l.attnOut.db, g2, a.ctx, l.attnOut.w, M, C, C);
+      k.matmul_backward_f32(dctx, dW(l.attnOut), dB(l.attnOut), dz1, a.ctx, l.attnOut.w, M, C, C);
       k.zero_f32(dqkv, M * 3 * C);
       k.attention_backward_f32(
         dqkv,
@@ -681,16 +850,21 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
         T * C,
         C,
       );
-      k.matmul_backward_f32(g2, l.qkv.dw, l.qkv.db, dqkv, a.xin, l.qkv.w, M, C, 3 * C);
+      const dxin = (i > 0 ? needed[i - 1] : embTrainable) ? g2 : 0;
+      k.matmul_backward_f32(dxin, dW(l.qkv), dB(l.qkv), dqkv, a.xin, l.qkv.w, M, C, 3 * C);
       [g, g2] = [g2, g];
     }
+    if (!embTrainable) return;
 
     // embedding LayerNorm, then scatter-add into the three tables (no gradient for padding_idx rows)
     const demb = zeros(M * C); // [M,C]
     const e = this.embLn;
-    k.layernorm_backward_f32(demb, e.dw, e.db, s.embMean, s.embRstd, g, s.emb, e.w, M, C);
-    k.embed_backward_f32(0, this.dpos, this.dseg, demb, s.ids, s.posIds, s.segIds, M, C, V, P, S);
-    k.embed_backward_f32(this.dtok, 0, 0, demb, s.gradIds, 0, 0, M, C, V, P, S);
+    k.layernorm_backward_f32(demb, dNw(e), dNb(e), s.embMean, s.embRstd, g, s.emb, e.w, M, C);
+    const [word, pos, seg] = embNames;
+    const dpos = on(pos) ? this.dpos : 0;
+    const dseg = on(seg) ? this.dseg : 0;
+    if (dpos || dseg) k.embed_backward_f32(0, dpos, dseg, demb, s.ids, s.posIds, s.segIds, M, C, V, P, S);
+    if (on(word)) k.embed_backward_f32(this.dtok, 0, 0, demb, s.gradIds, 0, 0, M, C, V, P, S);
   }
 }
 
