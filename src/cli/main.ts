@@ -10,6 +10,7 @@ import { gradCommand } from "./commands/grad.ts";
 import { PRETRAIN_OPTIONS, PRETRAIN_SUMMARY, pretrainCommand } from "./commands/pretrain.ts";
 import { quantizeCommand } from "./commands/quantize.ts";
 import { tokenizeCommand } from "./commands/tokenize.ts";
+import { TRAIN_OPTIONS, TRAIN_SUMMARY, t5RunCommand } from "./commands/train-t5.ts";
 
 type Opt = { type: "string" | "boolean"; multiple?: boolean };
 interface Command {
@@ -81,6 +82,7 @@ const COMMANDS: Record<string, Command> = {
   },
   quantize: { summary: "IN_DIR OUT_DIR", options: {}, run: (_f, pos) => quantizeCommand(pos) },
   pretrain: { summary: PRETRAIN_SUMMARY, options: PRETRAIN_OPTIONS, run: pretrainCommand },
+  train: { summary: TRAIN_SUMMARY, options: TRAIN_OPTIONS, run: (f) => t5RunCommand("tasks", f) },
 };
 
 function usage(): string {

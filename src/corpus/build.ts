@@ -12,6 +12,7 @@
 //   hypernym of its first sense that has one), and for pos one line per distinct definition ("pos:
 //   DEFINITION" → noun, verb, adjective or adverb).
 // - pos_classify.jsonl: {"text": definition, "label": part of speech} for fine-tuning a BERT classifier.
+// - fill.jsonl: span filling on the same definitions (fill.ts); tasks.json lists the five T5 task files.
 // The split is by word: a hash of the lemma (not seeded) holds out ~5% of words; word-level items go with
 // their word, definition-level items are held out when any word of the synset is. Training files never use
 // a held-out word as an input or a word-valued target. Output order is by frequency (tag count) with a
@@ -19,6 +20,7 @@
 // database and options give byte-identical files.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fillLine } from "./fill.ts";
 import {
   cleanText,
   type PartOfSpeech,
@@ -61,6 +63,8 @@ export const CORPUS_FILES = [
   "hypernym.jsonl",
   "pos.jsonl",
   "pos_classify.jsonl",
+  "fill.jsonl",
+  "tasks.json",
 ] as const;
 export type CorpusFileName = (typeof CORPUS_FILES)[number];
 export type SplitName = "train" | "heldout";
@@ -409,6 +413,19 @@ function countLines(text: string): number {
 
 const IO = ["input", "target"] as const;
 
+/** tasks.json of each split: the text-to-text files as tasks for `edgeformer train` (inputs carry their prefixes). */
+const TASKS_JSON = `${JSON.stringify(
+  {
+    tasks: ["define", "synonyms", "hypernym", "pos", "fill"].map((name) => ({
+      name,
+      data: `${name}.jsonl`,
+      prefix: "",
+    })),
+  },
+  null,
+  2,
+)}\n`;
+
 /** Builds every file of both splits in memory. */
 export function buildCorpus(
   db: WordNet,
@@ -500,6 +517,11 @@ export function buildCorpus(
         IO,
       ),
       "pos_classify.jsonl": jsonl(classify[split], ["text", "label"]),
+      "fill.jsonl": jsonl(
+        classify[split].flatMap((c) => fillLine(c.text, o.seed) ?? []),
+        IO,
+      ),
+      "tasks.json": TASKS_JSON,
     };
     const sentences = docs[split].reduce((a, d) => a + d.length, 0);
     fileStats[split] = {} as Record<CorpusFileName, FileStats>;

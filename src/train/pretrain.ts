@@ -12,7 +12,7 @@
 // training with TrainingDivergedError and leaves the last checkpoint as it was. At the end the run folder
 // itself holds the final model (config.json, model.safetensors, vocab.txt, tokenizer_config.json).
 import { existsSync } from "node:fs";
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeSafetensors } from "../io/safetensors.ts";
 import { type BertConfig, bertConfigFromJson } from "../models/bert-config.ts";
@@ -49,7 +49,10 @@ import { type MetricsEntry, MetricsLog } from "./metrics.ts";
 import { correctPredictions, DataParallel, sliceRows } from "./parallel.ts";
 import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
 import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
+import { PretrainSettingsError, readJson, readText, TrainingDivergedError } from "./run-files.ts";
 import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
+
+export { PretrainSettingsError, TrainingDivergedError };
 
 /** Settings of a run: saved in trainer_state.json and reused by resume. */
 export interface PretrainSettings {
@@ -143,16 +146,6 @@ export interface PretrainResult {
   seconds: number;
 }
 
-/** Bad or conflicting settings (the CLI reports these as usage errors). */
-export class PretrainSettingsError extends Error {
-  override name = "PretrainSettingsError";
-}
-
-/** A NaN or infinite loss or gradient. */
-export class TrainingDivergedError extends Error {
-  override name = "TrainingDivergedError";
-}
-
 export const DEFAULT_SETTINGS: Omit<PretrainSettings, "corpus" | "warmup"> = {
   steps: 1000,
   batch: 16,
@@ -201,28 +194,6 @@ const SEED_TRAIN_DATA = 1;
 const SEED_EVAL_DATA = 2;
 const SEED_INIT = 3;
 const SEED_ORDER = 4;
-
-async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new PretrainSettingsError(
-      `${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
-  }
-  try {
-    const j = JSON.parse(text);
-    if (typeof j !== "object" || j === null || Array.isArray(j)) throw new Error("not a JSON object");
-    return j as Record<string, unknown>;
-  } catch (e) {
-    throw new PretrainSettingsError(`${what} ${path}: ${(e as Error).message}`);
-  }
-}
-
-async function readText(path: string): Promise<string | undefined> {
-  return readFile(path, "utf8").catch(() => undefined);
-}
 
 function checkSettings(s: PretrainSettings): void {
   const pos = (k: keyof PretrainSettings, min = 1) => {

@@ -1,4 +1,4 @@
-// `edgeformer pretrain bert --corpus FILE --out DIR [options]`: BERT pretraining (MLM + NSP) from a text
+// `edgeformer pretrain bert --corpus FILE --out DIR [options]` (and `pretrain t5`, see train-t5.ts): BERT pretraining (MLM + NSP) from a text
 // corpus (one sentence per line, blank lines between documents) into a run folder (src/train/pretrain.ts):
 // progress on stderr, the result as JSON on stdout. Bad settings exit 2, a diverged run (NaN or infinite
 // loss) exits 1 with the last good checkpoint kept. Test-only hooks, from the environment:
@@ -9,14 +9,16 @@ import { type PretrainOptions, PretrainSettingsError, pretrainBert } from "../..
 import type { ProgressMode } from "../../train/progress.ts";
 import type { ScheduleKind } from "../../train/schedule.ts";
 import { type Flags, int, num, oneOf, str, UsageError } from "../args.ts";
+import { PRETRAIN_T5_OPTIONS, PRETRAIN_T5_SUMMARY, T5_RUN_OPTIONS, t5RunCommand } from "./train-t5.ts";
 
-export const PRETRAIN_SUMMARY =
-  "bert --corpus FILE --out DIR [--config FILE | --init DIR] [--vocab FILE | --vocab-size V] [--steps N] [--batch B] [--accumulate N] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--seq-len T] [--seed S] [--threads N] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--held-out F] [--eval-examples N] [--dupe-factor N] [--cased] [--progress auto|bar|lines|none] [--resume]";
+export const PRETRAIN_SUMMARY = `bert --corpus FILE --out DIR [--config FILE | --init DIR] [--vocab FILE | --vocab-size V] [--steps N] [--batch B] [--accumulate N] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--seq-len T] [--seed S] [--threads N] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--held-out F] [--eval-examples N] [--dupe-factor N] [--cased] [--progress auto|bar|lines|none] [--resume]\n  pretrain ${PRETRAIN_T5_SUMMARY}`;
 
 const s = { type: "string" } as const;
 const flag = { type: "boolean" } as const;
 
 export const PRETRAIN_OPTIONS = {
+  ...T5_RUN_OPTIONS,
+  ...PRETRAIN_T5_OPTIONS,
   corpus: s,
   out: s,
   config: s,
@@ -46,13 +48,23 @@ export const PRETRAIN_OPTIONS = {
   resume: flag,
 };
 
+/** pretrain bert flags that T5 runs do not take. */
+const BERT_ONLY = ["vocab", "accumulate", "seq-len", "threads", "dupe-factor", "cased"];
+
 export async function pretrainCommand(flags: Flags, positionals: string[]): Promise<string> {
-  if (positionals.length !== 1 || positionals[0] !== "bert")
+  if (positionals.length !== 1 || (positionals[0] !== "bert" && positionals[0] !== "t5"))
     throw new UsageError(
       positionals.length === 0
-        ? "which model to pretrain? (bert)"
-        : `cannot pretrain ${JSON.stringify(positionals.join(" "))} (bert)`,
+        ? "which model to pretrain? (bert or t5)"
+        : `cannot pretrain ${JSON.stringify(positionals.join(" "))} (bert or t5)`,
     );
+  if (positionals[0] === "t5") {
+    for (const f of BERT_ONLY)
+      if (flags[f] !== undefined) throw new UsageError(`--${f} is for pretrain bert, not t5`);
+    return t5RunCommand("pretrain", flags);
+  }
+  for (const f of Object.keys(PRETRAIN_T5_OPTIONS))
+    if (flags[f] !== undefined) throw new UsageError(`--${f} is for pretrain t5, not bert`);
   const out = str(flags, "out", true)!;
   const opts: PretrainOptions = {
     out,
