@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "./args.ts";
 import { classifyCommand, embedCommand, fillMaskCommand, nspCommand } from "./commands/bert-tasks.ts";
+import { EVALUATE_SUMMARY, evaluateCommand } from "./commands/evaluate.ts";
 import { forwardCommand } from "./commands/forward.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { gradCommand } from "./commands/grad.ts";
@@ -82,6 +83,20 @@ const COMMANDS: Record<string, Command> = {
   },
   quantize: { summary: "IN_DIR OUT_DIR", options: {}, run: (_f, pos) => quantizeCommand(pos) },
   pretrain: { summary: PRETRAIN_SUMMARY, options: PRETRAIN_OPTIONS, run: pretrainCommand },
+  evaluate: {
+    summary: EVALUATE_SUMMARY,
+    options: {
+      model: s,
+      tasks: s,
+      "train-tasks": s,
+      limit: s,
+      batch: s,
+      "max-new-tokens": s,
+      samples: s,
+      dtype: s,
+    },
+    run: evaluateCommand,
+  },
   train: { summary: TRAIN_SUMMARY, options: TRAIN_OPTIONS, run: (f) => t5RunCommand("tasks", f) },
 };
 
