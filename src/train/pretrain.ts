@@ -121,6 +121,8 @@ export interface PretrainOptions extends Partial<PretrainSettings> {
 }
 
 export interface EvalResult {
+  /** Masked-token accuracy of always predicting the training labels' most frequent token. */
+  baseline_mlm_accuracy?: number;
   loss: number;
   mlm_loss: number;
   nsp_loss: number;
@@ -302,6 +304,30 @@ function evaluate(
   };
 }
 
+/**
+ * The most-frequent-token baseline of masked LM: the token most often masked in the training examples,
+ * and the fraction of the held-out masked tokens it would get right.
+ */
+export function mlmBaseline(
+  train: readonly PretrainingExample[],
+  held: readonly PretrainingExample[],
+): { token: number; accuracy: number } {
+  const counts = new Map<number, number>();
+  for (const e of train) for (const y of e.mlmLabels) if (y !== -100) counts.set(y, (counts.get(y) ?? 0) + 1);
+  let token = -1;
+  let best = 0;
+  for (const [t, n] of counts) if (n > best || (n === best && t < token)) [token, best] = [t, n];
+  let hit = 0;
+  let total = 0;
+  for (const e of held)
+    for (const y of e.mlmLabels)
+      if (y !== -100) {
+        total++;
+        if (y === token) hit++;
+      }
+  return { token, accuracy: total ? hit / total : 0 };
+}
+
 /** Source names for loading --init weights: our "bert." names, or a bare BertModel's. */
 function initSource(has: (n: string) => boolean) {
   return (name: string) =>
@@ -459,6 +485,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
     throw new PretrainSettingsError(
       `the corpus or vocab changed since the checkpoint (${JSON.stringify(state.data)} then, ${JSON.stringify(data)} now)`,
     );
+  const baseline = mlmBaseline(trainEx, evalEx);
   say(
     `data: ${docs.length} documents (${evalDocs.length} held out), ${trainEx.length} training and ${evalEx.length} held-out examples of ${settings.seqLen} tokens, ${perEpoch} steps per epoch (${formatDuration((performance.now() - td) / 1000)})`,
   );
@@ -656,11 +683,14 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
         (n % settings.evalEvery === 0 || n === settings.steps)
       ) {
         const te = performance.now();
-        const ev = evaluate(trainer, evalEx, settings.batch, settings.seqLen, pv.padId);
+        const ev = {
+          ...evaluate(trainer, evalEx, settings.batch, settings.seqLen, pv.padId),
+          baseline_mlm_accuracy: baseline.accuracy,
+        };
         result.eval = ev;
         await metrics.append({ type: "eval", step: n, ...ev });
         progress.line(
-          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, masked-token accuracy ${(100 * ev.mlm_accuracy).toFixed(2)}%, next-sentence accuracy ${(100 * ev.nsp_accuracy).toFixed(2)}% (${ev.examples} examples, ${formatDuration((performance.now() - te) / 1000)})`,
+          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, masked-token accuracy ${(100 * ev.mlm_accuracy).toFixed(2)}% (most-frequent-token baseline ${(100 * baseline.accuracy).toFixed(2)}%), next-sentence accuracy ${(100 * ev.nsp_accuracy).toFixed(2)}% (${ev.examples} examples, ${formatDuration((performance.now() - te) / 1000)})`,
         );
         await metrics.writeCurves();
         windowStart += performance.now() - te;
