@@ -1,6 +1,8 @@
 // T5 config.json → a validated, normalized config (Hugging Face key names mapped once, here). Covers
 // T5 v1.0 (ReLU feed-forward, head tied to the shared embedding with d_model^-0.5 output scaling) and
-// T5 v1.1 / FLAN / mT5 (gated-GELU with the tanh GELU, usually an untied lm_head).
+// T5 v1.1 / FLAN / mT5 (gated-GELU with the tanh GELU, usually an untied lm_head), and our optional
+// "edgeformer_architecture": the encoder–decoder, or one stack of decoder blocks over input ⊕ target
+// (decoder-only LM: causal everywhere; prefix LM: fully visible over the input, causal after).
 import { ConfigError } from "./bert-config.ts";
 
 export { ConfigError };
@@ -8,8 +10,22 @@ export { ConfigError };
 /** Feed-forward activation after normalization: "gelu" is erf GELU, "gelu_new" the tanh approximation. */
 export type T5Activation = "relu" | "gelu" | "gelu_new";
 
+/**
+ * Which of the three T5 architectures a checkpoint holds (config.json "edgeformer_architecture"):
+ * - "encoder-decoder": T5ForConditionalGeneration (fully-visible encoder, causal decoder).
+ * - "decoder-only": one stack of self-attention blocks (decoder.block.*, no cross-attention, FFN at
+ *   layer.1) over input ⊕ target, causal everywhere, causal relative-position buckets.
+ * - "prefix-lm": the same stack, fully visible over the input prefix and causal after it,
+ *   bidirectional relative-position buckets.
+ */
+export type T5Architecture = "encoder-decoder" | "decoder-only" | "prefix-lm";
+
+export const T5_ARCHITECTURES: readonly T5Architecture[] = ["encoder-decoder", "decoder-only", "prefix-lm"];
+
 export interface T5Config {
   modelType: "t5";
+  /** Encoder–decoder (default), decoder-only LM or prefix LM (config.json "edgeformer_architecture"). */
+  architecture: T5Architecture;
   architectures: string[];
   vocabSize: number;
   /** d_model: hidden size C. */
@@ -117,6 +133,11 @@ export function t5ConfigFromJson(json: unknown): T5Config {
     throw new ConfigError(`config.json: model_type is ${JSON.stringify(j.model_type)}, expected "t5"`);
   }
   const ff = feedForward(j);
+  const arch = j.edgeformer_architecture ?? "encoder-decoder";
+  if (!T5_ARCHITECTURES.includes(arch as T5Architecture))
+    throw new ConfigError(
+      `config.json: "edgeformer_architecture" must be one of ${T5_ARCHITECTURES.map((a) => `"${a}"`).join(", ")}, got ${JSON.stringify(arch)}`,
+    );
   const eps = j.layer_norm_epsilon ?? 1e-6;
   if (typeof eps !== "number" || !(eps > 0))
     throw new ConfigError(
@@ -137,6 +158,7 @@ export function t5ConfigFromJson(json: unknown): T5Config {
   const tie = bool(j, "tie_word_embeddings", true);
   const cfg: T5Config = {
     modelType: "t5",
+    architecture: arch as T5Architecture,
     architectures: Array.isArray(j.architectures)
       ? (j.architectures as string[])
       : ["T5ForConditionalGeneration"],
@@ -170,4 +192,9 @@ export function t5ConfigFromJson(json: unknown): T5Config {
       throw new ConfigError(`config.json: "${k}" ${v} is outside the vocabulary (vocab_size ${vocabSize})`);
   }
   return cfg;
+}
+
+/** One stack of decoder blocks over input ⊕ target (decoder-only or prefix LM), no encoder. */
+export function isT5LanguageModel(c: Pick<T5Config, "architecture">): boolean {
+  return c.architecture !== "encoder-decoder";
 }
