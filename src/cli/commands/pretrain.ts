@@ -48,6 +48,16 @@ export const PRETRAIN_OPTIONS = {
   resume: flag,
 };
 
+/** pretrain t5 flags that BERT runs do not take. */
+const T5_ONLY = [
+  "eval-corpus",
+  "objective",
+  "noise-density",
+  "mean-noise-span-length",
+  "input-length",
+  "target-length",
+];
+
 /** pretrain bert flags that T5 runs do not take. */
 const BERT_ONLY = ["vocab", "accumulate", "seq-len", "threads", "dupe-factor", "cased"];
 
@@ -63,7 +73,7 @@ export async function pretrainCommand(flags: Flags, positionals: string[]): Prom
       if (flags[f] !== undefined) throw new UsageError(`--${f} is for pretrain bert, not t5`);
     return t5RunCommand("pretrain", flags);
   }
-  for (const f of Object.keys(PRETRAIN_T5_OPTIONS))
+  for (const f of T5_ONLY)
     if (flags[f] !== undefined) throw new UsageError(`--${f} is for pretrain t5, not bert`);
   const out = str(flags, "out", true)!;
   const opts: PretrainOptions = {
