@@ -442,7 +442,12 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
     rawConfig = { ...T5_DEFAULT_CONFIG, ...(await readJson(settings.config, "config")) };
   else if (settings.init !== undefined)
     rawConfig = await readJson(join(settings.init, "config.json"), "config");
-  if (!latest && settings.config === undefined && settings.init === undefined && settings.mode === "pretrain")
+  if (
+    !latest &&
+    settings.init === undefined &&
+    settings.mode === "pretrain" &&
+    rawConfig.edgeformer_architecture === undefined
+  )
     rawConfig.edgeformer_architecture = OBJECTIVE_ARCHITECTURE[settings.objective];
   if (
     settings.init !== undefined &&
@@ -465,12 +470,6 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
   } catch (e) {
     throw new PretrainSettingsError((e as Error).message);
   }
-  const arch = (config as { architecture?: string }).architecture ?? "encoder-decoder";
-  const wanted = configJson.edgeformer_architecture ?? "encoder-decoder";
-  if (arch !== wanted)
-    throw new PretrainSettingsError(
-      `this build cannot train the ${String(wanted)} architecture yet (config.json edgeformer_architecture)`,
-    );
 
   // ---- examples ----
   const td = performance.now();

@@ -85,6 +85,19 @@ describe("T5 pretraining run", () => {
     expect(g.sequence.length).toBeGreaterThan(1);
   }, 60_000);
 
+  it("trains the decoder-only LM and the prefix LM on the lm / prefix-lm objectives", async () => {
+    for (const objective of ["lm", "prefix-lm"] as const) {
+      const out = `obj-${objective}`;
+      await trainT5(base(out, { objective, steps: 24, evalEvery: 12, logEvery: 1 }));
+      const cfg = JSON.parse(readFileSync(join(setup.dir, out, "config.json"), "utf8"));
+      expect(cfg.edgeformer_architecture).toBe(objective === "lm" ? "decoder-only" : "prefix-lm");
+      const w = await readTensors(join(setup.dir, out));
+      expect(w.has("encoder.final_layer_norm.weight")).toBe(false);
+      const evals = readMetrics(out).filter((e) => e.type === "eval");
+      expect(evals[1].loss).toBeLessThan(evals[0].loss);
+    }
+  }, 60_000);
+
   it("resumes bit for bit", async () => {
     await trainT5(base("full", { steps: 8, saveEvery: 4, evalEvery: 0 }));
     const crash = new Error("simulated crash after step 4");
