@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "./args.ts";
 import { classifyCommand, embedCommand, fillMaskCommand, nspCommand } from "./commands/bert-tasks.ts";
 import { EVALUATE_SUMMARY, evaluateCommand } from "./commands/evaluate.ts";
+import { FINETUNE_OPTIONS, FINETUNE_SUMMARY, finetuneCommand } from "./commands/finetune.ts";
 import { forwardCommand } from "./commands/forward.ts";
 import { generateCommand } from "./commands/generate.ts";
 import { gradCommand } from "./commands/grad.ts";
@@ -98,6 +99,7 @@ const COMMANDS: Record<string, Command> = {
     run: evaluateCommand,
   },
   train: { summary: TRAIN_SUMMARY, options: TRAIN_OPTIONS, run: (f) => t5RunCommand("tasks", f) },
+  finetune: { summary: FINETUNE_SUMMARY, options: FINETUNE_OPTIONS, run: finetuneCommand },
 };
 
 function usage(): string {

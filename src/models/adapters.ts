@@ -301,6 +301,11 @@ export function overlayTensors(base: TensorStore, adapter: TensorStore): TensorS
   return new OverlayStore(base, adapter, hidden);
 }
 
+/** The store without the tensors `hide` picks (e.g. a classification head of the wrong size). */
+export function hideTensors(store: TensorStore, hide: (name: string) => boolean): TensorStore {
+  return new OverlayStore(store, new TensorStore([]), new Set(store.names().filter(hide)));
+}
+
 /** Task heads an adapter may add to a base that lacks them (e.g. a new classifier on a pretrained base). */
 function isHeadTensor(name: string): boolean {
   return /^(classifier|bert\.pooler\.dense|pooler\.dense|lm_head|qa_outputs)\.(weight|bias)$/.test(name);

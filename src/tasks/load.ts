@@ -1,8 +1,20 @@
 // Loading a served model from file bytes, wherever they come from (a Workers bundle, an R2 bucket, a
 // local folder): config.json → BERT or T5, the safetensors weights (one file, shards listed in
 // model.safetensors.index.json, plus extra files such as a classification head), the tokenizer files,
-// then a short warm-up so the first real request does not pay for cold kernels. Pure: no Node imports.
+// then a short warm-up so the first real request does not pay for cold kernels. An adapter folder
+// (adapter_config.json + adapter.safetensors, src/models/adapters.ts) may be loaded on top: checked
+// against the base, its tensors overlaid on the base's and its task settings (labels) on the config.
+// Pure: no Node imports.
 import { SafetensorsFile } from "../io/safetensors.ts";
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  type AdapterConfig,
+  adaptedConfig,
+  checkAdapterBase,
+  overlayTensors,
+  readAdapterConfig,
+} from "../models/adapters.ts";
 import { BertModel } from "../models/bert.ts";
 import { bertConfigFromJson } from "../models/bert-config.ts";
 import type { WeightDType } from "../models/linear.ts";
@@ -30,6 +42,15 @@ export interface LoadOptions {
   maxLength?: number;
   /** Run a few short forward passes after loading (default true). */
   warmUp?: boolean;
+  /** An adapter folder to load on top of the base model. */
+  adapter?: FileReader;
+}
+
+/** The adapter a model was loaded with. */
+export interface LoadedAdapter {
+  config: AdapterConfig;
+  /** Bytes of adapter files read. */
+  fileBytes: number;
 }
 
 export type LoadedModel =
@@ -41,6 +62,7 @@ export type LoadedModel =
       weightBytes: number;
       /** Bytes of checkpoint files read. */
       fileBytes: number;
+      adapter?: LoadedAdapter;
     }
   | {
       arch: "t5";
@@ -49,6 +71,7 @@ export type LoadedModel =
       dtype: WeightDType;
       weightBytes: number;
       fileBytes: number;
+      adapter?: LoadedAdapter;
     };
 
 const utf8 = new TextDecoder();
@@ -93,7 +116,24 @@ export async function loadModel(
   opts: LoadOptions & { readTokenizer?: FileReader } = {},
 ): Promise<LoadedModel> {
   const readTok = opts.readTokenizer ?? read;
-  const config = { ...parseJson(await required(read, "config.json", "model config"), "config.json") };
+  let config = { ...parseJson(await required(read, "config.json", "model config"), "config.json") };
+  let adapter: { config: AdapterConfig; file: SafetensorsFile; fileBytes: number } | undefined;
+  if (opts.adapter) {
+    const cfgBytes = await required(opts.adapter, ADAPTER_CONFIG_FILE, "adapter");
+    const cfg = readAdapterConfig(parseJson(cfgBytes, ADAPTER_CONFIG_FILE));
+    checkAdapterBase(cfg, config);
+    const bytes = await required(opts.adapter, ADAPTER_WEIGHTS_FILE, "adapter");
+    const file = SafetensorsFile.parse(bytes, ADAPTER_WEIGHTS_FILE);
+    const listed = new Set(cfg.trained);
+    const unlisted = file.names().filter((n) => !listed.has(n));
+    const absent = cfg.trained.filter((n) => !file.has(n));
+    if (unlisted.length || absent.length)
+      throw new CheckpointError(
+        `adapter: ${ADAPTER_WEIGHTS_FILE} does not hold what ${ADAPTER_CONFIG_FILE} lists (${[...absent.map((n) => `missing ${n}`), ...unlisted.map((n) => `unlisted ${n}`)].slice(0, 4).join(", ")})`,
+      );
+    adapter = { config: cfg, file, fileBytes: cfgBytes.byteLength + bytes.byteLength };
+    config = adaptedConfig(config, cfg);
+  }
   Object.assign(config, opts.configOverrides ?? {});
   const names = [...(await weightFiles(read)), ...(opts.extraWeights ?? [])];
   let fileBytes = 0;
@@ -103,7 +143,9 @@ export async function loadModel(
     fileBytes += bytes.byteLength;
     files.push(SafetensorsFile.parse(bytes, name));
   }
-  const store = new TensorStore(files);
+  const baseStore = new TensorStore(files);
+  const store = adapter ? overlayTensors(baseStore, new TensorStore([adapter.file])) : baseStore;
+  const loadedAdapter = adapter && { config: adapter.config, fileBytes: adapter.fileBytes };
   const [tokenizerJson, tokenizerConfig, vocabTxt, spiece] = await Promise.all(
     ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model"].map((n) => readTok(n)),
   );
@@ -127,6 +169,7 @@ export async function loadModel(
       dtype,
       weightBytes: model.weightBytes,
       fileBytes,
+      ...(loadedAdapter ? { adapter: loadedAdapter } : {}),
     };
   } else if (type === "t5" || type === "mt5") {
     const model = new T5Model(rt, t5ConfigFromJson(config), store, { dtype });
@@ -137,6 +180,7 @@ export async function loadModel(
       dtype,
       weightBytes: model.weightBytes,
       fileBytes,
+      ...(loadedAdapter ? { adapter: loadedAdapter } : {}),
     };
   } else {
     throw new CheckpointError(`config.json: model_type ${JSON.stringify(type)} is not supported (bert, t5)`);

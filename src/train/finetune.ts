@@ -1,0 +1,785 @@
+// Fine-tuning a pretrained model into a run folder, the engine of `edgeformer finetune`. BERT: sequence
+// classification on labelled text (a new head when the base has none of the right size; labels from
+// --labels, the base's id2label, or the data); T5: text-to-text pairs (src/train/finetune-tasks.ts).
+// Three strategies: full (every parameter trains), unfreeze (gradual unfreezing: the top block and head
+// first, one more block every --unfreeze-every steps, top down, embeddings last; src/train/unfreeze.ts)
+// and adapters (Houlsby adapters added to every block; only adapters, layer norms and the head train).
+// Frozen parameters get no update and no optimizer state (ParamStore's trainable mask). Data: JSONL or
+// CSV (src/train/finetune-data.ts), tokenized once, visited in a seeded order per epoch, so a step's
+// batch follows from (epoch, index) alone. AdamW with warm-up and linear or cosine decay, global-norm
+// clipping; held-out loss and accuracy (and the majority-class baseline) every evalEvery steps;
+// metrics.jsonl and curves.svg, atomic checkpoints (full models, adapters included) with exact resume,
+// a clear stop on a NaN or infinite loss or gradient — all shared with pretraining (checkpoint.ts,
+// metrics.ts, progress.ts, schedule.ts). At the end the run folder holds the result: for full and
+// unfreeze a complete model folder (config.json, model.safetensors, the base's tokenizer files); for
+// adapters an adapter folder (adapter_config.json + adapter.safetensors with every trained tensor).
+// One thread.
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeSafetensors } from "../io/safetensors.ts";
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_FORMAT,
+  ADAPTER_VERSION,
+  ADAPTER_WEIGHTS_FILE,
+  type AdapterConfig,
+  adapterBaseFields,
+  hideTensors,
+} from "../models/adapters.ts";
+import { bertConfigFromJson } from "../models/bert-config.ts";
+import { readTensors } from "../models/checkpoint-node.ts";
+import { t5ConfigFromJson } from "../models/t5-config.ts";
+import type { TensorStore } from "../models/tensors.ts";
+import type { KernelRuntime } from "../runtime/load.ts";
+import { loadRuntime } from "../runtime/node.ts";
+import { loadTokenizerDir } from "../tokenizers/node.ts";
+import type { Tokenizer } from "../tokenizers/types.ts";
+import { BertTrainer } from "./bert-train.ts";
+import {
+  cleanRunFolder,
+  loadOptimizer,
+  optimizerTensors,
+  readLatest,
+  readSafetensors,
+  writeCheckpoint,
+  writeFileAtomic,
+} from "./checkpoint.ts";
+import {
+  batchesPerEpoch,
+  deriveSeed,
+  type EpochPosition,
+  epochBatches,
+  epochPermutation,
+} from "./data/index.ts";
+import {
+  FinetuneDataError,
+  labelList,
+  majority,
+  readClassificationData,
+  readTextPairData,
+} from "./finetune-data.ts";
+import {
+  type BertClassifyExample,
+  BertClassifyTask,
+  type FinetuneTask,
+  type StepStats,
+  T5TextTask,
+  tokenizeClassify,
+  tokenizeTextPair,
+} from "./finetune-tasks.ts";
+import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
+import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
+import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
+import { PretrainSettingsError, readJson, TrainingDivergedError } from "./run-files.ts";
+import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
+import { T5Trainer } from "./t5-train.ts";
+import type { T5Example } from "./t5data/index.ts";
+import { unfreezeStage, unfreezeStages, unfreezeTrainable } from "./unfreeze.ts";
+
+export { PretrainSettingsError, TrainingDivergedError };
+
+export const FINETUNE_STRATEGIES = ["full", "unfreeze", "adapters"] as const;
+export type FinetuneStrategy = (typeof FINETUNE_STRATEGIES)[number];
+
+/** Settings of a run: saved in trainer_state.json and reused by resume. */
+export interface FinetuneSettings {
+  /** Base model folder. */
+  model: string;
+  data: string;
+  evalData?: string;
+  strategy: FinetuneStrategy;
+  /** unfreeze: steps between two unfreezings (0: spread the stages evenly over the run). */
+  unfreezeEvery: number;
+  /** adapters: bottleneck width r. */
+  bottleneck: number;
+  steps: number;
+  /** When set, steps = ⌈epochs · batches per epoch⌉. */
+  epochs?: number;
+  batch: number;
+  /** 0: the strategy's default (1e-4 full / unfreeze, 1e-3 adapters). */
+  lr: number;
+  warmup: number;
+  schedule: ScheduleKind;
+  /** BERT: tokens per example ([CLS]/[SEP] included); T5: input tokens. */
+  seqLen: number;
+  /** T5: target tokens. */
+  targetLen: number;
+  seed: number;
+  evalEvery: number;
+  saveEvery: number;
+  logEvery: number;
+  /** 0: no clipping. */
+  maxGradNorm: number;
+  weightDecay: number;
+  /** Cap on evaluated held-out examples (a seeded sample when the file has more). */
+  evalExamples: number;
+  keep: number;
+  /** BERT: the label list (order = class index). */
+  labels?: string[];
+}
+
+/** Settings that define the data or the model: a resumed run must keep them. */
+const FIXED: (keyof FinetuneSettings)[] = [
+  "model",
+  "data",
+  "evalData",
+  "strategy",
+  "unfreezeEvery",
+  "bottleneck",
+  "batch",
+  "seqLen",
+  "targetLen",
+  "seed",
+  "evalExamples",
+  "labels",
+];
+
+export const FINETUNE_DEFAULTS: Omit<FinetuneSettings, "model" | "data" | "strategy" | "warmup"> = {
+  unfreezeEvery: 0,
+  bottleneck: 64,
+  steps: 1000,
+  batch: 16,
+  lr: 0,
+  schedule: "linear",
+  seqLen: 128,
+  targetLen: 32,
+  seed: 42,
+  evalEvery: 200,
+  saveEvery: 500,
+  logEvery: 10,
+  maxGradNorm: 1,
+  weightDecay: 0.01,
+  evalExamples: 1000,
+  keep: 2,
+};
+
+export const DEFAULT_LR: Record<FinetuneStrategy, number> = { full: 1e-4, unfreeze: 1e-4, adapters: 1e-3 };
+
+export interface FinetuneOptions extends Partial<FinetuneSettings> {
+  out: string;
+  resume?: boolean;
+  progress?: ProgressMode;
+  stream?: ProgressStream;
+  runtime?: KernelRuntime;
+  /** Test hooks: before each step (1-based; e.g. to poison a parameter), after each step. */
+  beforeStep?: (step: number, trainer: BertTrainer | T5Trainer) => void;
+  afterStep?: (step: number) => void | Promise<void>;
+}
+
+export interface FinetuneEval {
+  loss: number;
+  accuracy: number;
+  /** Accuracy of always predicting the training data's most frequent label (T5: target). */
+  majority_accuracy: number;
+  examples: number;
+}
+
+export interface FinetuneResult {
+  out: string;
+  model_type: "bert" | "t5";
+  strategy: FinetuneStrategy;
+  steps: number;
+  resumed_from?: number;
+  loss?: number;
+  eval?: FinetuneEval;
+  train_examples: number;
+  eval_examples: number;
+  labels?: string[];
+  parameters: number;
+  /** Parameters trained at the end of the run. */
+  trainable_parameters: number;
+  /** "model": a complete model folder; "adapter": an adapter folder. */
+  output: "model" | "adapter";
+  files: string[];
+  checkpoint: string;
+  seconds: number;
+}
+
+const SEED_INIT = 1;
+const SEED_ORDER = 2;
+const SEED_EVAL = 3;
+const SEED_ADAPTERS = 4;
+
+const TOKENIZER_FILES = [
+  "vocab.txt",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "spiece.model",
+  "special_tokens_map.json",
+];
+
+const CURVES: CurveSpec = {
+  lossTitle: "loss (cross-entropy)",
+  accuracy: [{ key: "accuracy", label: "accuracy" }],
+};
+
+function checkSettings(s: FinetuneSettings): void {
+  const int = (k: keyof FinetuneSettings, min: number) => {
+    const v = s[k] as number;
+    if (!(Number.isInteger(v) && v >= min))
+      throw new PretrainSettingsError(`${k} must be an integer ≥ ${min}, got ${v}`);
+  };
+  for (const k of ["steps", "batch", "logEvery", "keep", "bottleneck", "targetLen"] as const) int(k, 1);
+  for (const k of ["warmup", "evalEvery", "saveEvery", "unfreezeEvery", "evalExamples"] as const) int(k, 0);
+  int("seqLen", 4);
+  if (!FINETUNE_STRATEGIES.includes(s.strategy))
+    throw new PretrainSettingsError(
+      `strategy must be one of ${FINETUNE_STRATEGIES.join(", ")}, got ${s.strategy}`,
+    );
+  if (!(s.lr > 0)) throw new PretrainSettingsError(`lr must be > 0, got ${s.lr}`);
+  if (s.epochs !== undefined && !(s.epochs > 0))
+    throw new PretrainSettingsError(`epochs must be > 0, got ${s.epochs}`);
+  if (!(s.maxGradNorm >= 0)) throw new PretrainSettingsError(`maxGradNorm must be ≥ 0, got ${s.maxGradNorm}`);
+  if (!(s.weightDecay >= 0)) throw new PretrainSettingsError(`weightDecay must be ≥ 0, got ${s.weightDecay}`);
+  if (s.schedule !== "linear" && s.schedule !== "cosine")
+    throw new PretrainSettingsError(`schedule must be linear or cosine, got ${s.schedule}`);
+}
+
+/** Settings: defaults < the checkpoint's (resume) < the options given; data/model settings must not change on resume. */
+function resolveSettings(given: FinetuneOptions, saved: FinetuneSettings | undefined): FinetuneSettings {
+  const keys = new Set([
+    ...Object.keys(FINETUNE_DEFAULTS),
+    "model",
+    "data",
+    "evalData",
+    "strategy",
+    "warmup",
+    "epochs",
+    "labels",
+  ]);
+  const explicit: Partial<FinetuneSettings> = {};
+  for (const [k, v] of Object.entries(given))
+    if (v !== undefined && keys.has(k)) (explicit as Record<string, unknown>)[k] = v;
+  if (explicit.epochs !== undefined && explicit.steps !== undefined)
+    throw new PretrainSettingsError("give either steps or epochs, not both");
+  if (saved) {
+    for (const k of FIXED) {
+      if (explicit[k] !== undefined && JSON.stringify(explicit[k]) !== JSON.stringify(saved[k]))
+        throw new PretrainSettingsError(
+          `${k} ${JSON.stringify(explicit[k])} differs from the checkpoint's ${JSON.stringify(saved[k])} (a resumed run keeps its data and model settings)`,
+        );
+    }
+    // steps given on resume replace the saved epochs
+    if (explicit.steps !== undefined) explicit.epochs = undefined;
+  }
+  const s = { ...FINETUNE_DEFAULTS, ...saved, ...explicit } as FinetuneSettings;
+  if (s.model === undefined) throw new PretrainSettingsError("a base model folder is required (--model DIR)");
+  if (s.data === undefined) throw new PretrainSettingsError("a data file is required (--data FILE)");
+  if (s.strategy === undefined)
+    throw new PretrainSettingsError("a strategy is required (--strategy full|unfreeze|adapters)");
+  if (!saved && explicit.lr === undefined) s.lr = DEFAULT_LR[s.strategy] ?? 0;
+  s.warmup ??= -1; // set once the step count is known
+  checkSettings({ ...s, warmup: Math.max(0, s.warmup) });
+  return s;
+}
+
+async function readDataFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    throw new PretrainSettingsError(
+      `data ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
+
+/** At most `n` items: a seeded sample kept in file order when there are more. */
+function sample<T>(items: T[], n: number, seed: number): T[] {
+  if (items.length <= n) return items;
+  const idx = Array.from(epochPermutation(items.length, seed, 0).subarray(0, n)).sort((a, b) => a - b);
+  return idx.map((i) => items[i]);
+}
+
+/** The tokenizer files of the base folder (copied into a full-model output). */
+async function tokenizerFiles(dir: string): Promise<Record<string, string | Uint8Array>> {
+  const out: Record<string, string | Uint8Array> = {};
+  for (const name of TOKENIZER_FILES) {
+    const b = await readFile(join(dir, name)).catch(() => undefined);
+    if (b) out[name] = name === "spiece.model" ? new Uint8Array(b) : b.toString("utf8");
+  }
+  return out;
+}
+
+interface Prepared<E> {
+  task: FinetuneTask<E>;
+  train: E[];
+  evalItems: E[];
+  majorityAccuracy: number;
+  configJson: Record<string, unknown>;
+  labels?: string[];
+  adapterExtras: Partial<AdapterConfig>;
+}
+
+/** Sums step stats over batches of examples. */
+function evaluateTask<E>(
+  task: FinetuneTask<E>,
+  items: readonly E[],
+  batch: number,
+): { loss: number; accuracy: number } {
+  let loss = 0;
+  let weight = 0;
+  let correct = 0;
+  for (let i = 0; i < items.length; i += batch) {
+    const s = task.evaluate(items.slice(i, i + batch));
+    loss += s.loss * s.weight;
+    weight += s.weight;
+    correct += s.correct;
+  }
+  return { loss: weight ? loss / weight : 0, accuracy: items.length ? correct / items.length : 0 };
+}
+
+export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
+  const t0 = performance.now();
+  const out = opts.out;
+  await mkdir(out, { recursive: true });
+  const progressMode = opts.progress ?? "auto";
+  const stream = opts.stream ?? process.stderr;
+  const say = (s: string) => {
+    if (progressMode !== "none") stream.write(`${s}\n`);
+  };
+
+  // ---- resume state, settings ----
+  const latest = await readLatest(out);
+  if (latest && !opts.resume)
+    throw new PretrainSettingsError(
+      `${out} already holds a run (latest: ${latest.dir}); pass --resume to continue it or choose another --out`,
+    );
+  let state: Record<string, unknown> | undefined;
+  if (latest) state = await readJson(join(latest.dir, "trainer_state.json"), "trainer state");
+  await cleanRunFolder(out, latest?.step);
+  const settings = resolveSettings(opts, state?.settings as FinetuneSettings | undefined);
+
+  // ---- base model, tokenizer, data ----
+  const baseConfig = await readJson(join(settings.model, "config.json"), "base model config");
+  const modelType = baseConfig.model_type === "mt5" ? "t5" : baseConfig.model_type;
+  if (modelType !== "bert" && modelType !== "t5")
+    throw new PretrainSettingsError(
+      `--model ${settings.model}: model_type ${JSON.stringify(baseConfig.model_type)} cannot be fine-tuned (bert, t5)`,
+    );
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = await loadTokenizerDir(settings.model);
+  } catch (e) {
+    throw new PretrainSettingsError(`--model ${settings.model}: ${(e as Error).message}`);
+  }
+  const tokFiles = await tokenizerFiles(settings.model);
+  const rt = opts.runtime ?? (await loadRuntime());
+  let weights: TensorStore;
+  if (latest) weights = await readTensors(latest.dir);
+  else
+    try {
+      weights = await readTensors(settings.model);
+    } catch (e) {
+      throw new PretrainSettingsError(`--model ${settings.model}: ${(e as Error).message}`);
+    }
+  const adapters =
+    settings.strategy === "adapters"
+      ? { bottleneck: settings.bottleneck, seed: deriveSeed(settings.seed, SEED_ADAPTERS) }
+      : undefined;
+
+  let prep: Prepared<BertClassifyExample> | Prepared<T5Example>;
+  try {
+    prep =
+      modelType === "bert"
+        ? await prepareBert(rt, settings, baseConfig, weights, tokenizer, adapters, !!latest)
+        : await prepareT5(rt, settings, baseConfig, weights, tokenizer, adapters);
+  } catch (e) {
+    if (e instanceof FinetuneDataError) throw new PretrainSettingsError(e.message);
+    throw e;
+  }
+  const task = prep.task as FinetuneTask<unknown>;
+  const trainItems = prep.train as unknown[];
+  const evalItems = prep.evalItems as unknown[];
+  const trainer = task.trainer;
+  const params = trainer.params;
+
+  // ---- step count, schedule, masks ----
+  const perEpoch = batchesPerEpoch(trainItems.length, settings.batch);
+  if (settings.epochs !== undefined) settings.steps = Math.max(1, Math.ceil(settings.epochs * perEpoch));
+  if (settings.warmup < 0) settings.warmup = Math.round(settings.steps * 0.1);
+  const stages = unfreezeStages(task.unfreezeArch);
+  if (settings.strategy === "unfreeze" && settings.unfreezeEvery === 0)
+    settings.unfreezeEvery = Math.max(1, Math.floor(settings.steps / stages));
+  const maskAt = (step: number): ((n: string) => boolean) =>
+    settings.strategy === "full"
+      ? () => true
+      : settings.strategy === "adapters"
+        ? (n) => task.adapterTrains(n)
+        : unfreezeTrainable(task.unfreezeArch, step, settings.unfreezeEvery);
+  const stageAt = (step: number) =>
+    settings.strategy === "unfreeze" ? unfreezeStage(task.unfreezeArch, step, settings.unfreezeEvery) : 0;
+  const startStep = latest?.step ?? 0;
+  let stage = stageAt(startStep);
+  params.setTrainable(maskAt(startStep));
+  if (latest) {
+    loadOptimizer(params, await readSafetensors(join(latest.dir, "optimizer.safetensors")));
+    if (params.step !== latest.step)
+      throw new Error(`${latest.dir}: optimizer step ${params.step} ≠ checkpoint step ${latest.step}`);
+  }
+  const schedule: LrSchedule = {
+    lr: settings.lr,
+    warmup: settings.warmup,
+    total: settings.steps,
+    kind: settings.schedule,
+  };
+  const adamw: AdamWOptions = { ...ADAMW_DEFAULTS, weightDecay: settings.weightDecay };
+  const data = {
+    model_type: modelType,
+    train_examples: trainItems.length,
+    eval_examples: evalItems.length,
+    labels: prep.labels,
+    vocab_size: tokenizer.vocabSize,
+  };
+  if (state?.data && JSON.stringify(state.data) !== JSON.stringify(data))
+    throw new PretrainSettingsError(
+      `the data or the model changed since the checkpoint (${JSON.stringify(state.data)} then, ${JSON.stringify(data)} now)`,
+    );
+  const trainableNow = () => params.trainableCount;
+  say(
+    `finetune ${modelType} (${settings.strategy}): ${trainItems.length} training and ${evalItems.length} held-out examples, ${perEpoch} steps per epoch, ${settings.steps} steps; ${trainableNow()} of ${params.count} parameters trainable${settings.strategy === "unfreeze" ? ` (stage ${stage} of ${stages}, one more block every ${settings.unfreezeEvery} steps)` : ""}`,
+  );
+
+  let position: EpochPosition = latest
+    ? { epoch: state!.epoch as number, index: state!.index as number }
+    : { epoch: 0, index: 0 };
+  const elapsedBefore = latest ? ((state!.elapsed_s as number) ?? 0) : 0;
+  const metrics = await MetricsLog.open(out, latest ? startStep : undefined);
+  if (latest)
+    say(`resuming from ${latest.dir} (step ${startStep}, epoch ${position.epoch}, batch ${position.index})`);
+  const result: FinetuneResult = {
+    out,
+    model_type: modelType,
+    strategy: settings.strategy,
+    steps: settings.steps,
+    train_examples: trainItems.length,
+    eval_examples: evalItems.length,
+    parameters: params.count,
+    trainable_parameters: trainableNow(),
+    output: settings.strategy === "adapters" ? "adapter" : "model",
+    files: [],
+    checkpoint: latest?.dir ?? "",
+    seconds: 0,
+  };
+  if (prep.labels) result.labels = prep.labels;
+  if (latest) result.resumed_from = startStep;
+  let lastSaved = latest?.dir;
+  const progress = new Progress(settings.steps, startStep, stream, progressMode);
+
+  const runEval = (): FinetuneEval => {
+    const r = evaluateTask(task, evalItems, settings.batch);
+    return { ...r, majority_accuracy: prep.majorityAccuracy, examples: evalItems.length };
+  };
+  const save = async (step: number) => {
+    const st = performance.now();
+    const trainerState = {
+      version: 1,
+      kind: "finetune",
+      step,
+      total_steps: settings.steps,
+      epoch: position.epoch,
+      index: position.index,
+      steps_per_epoch: perEpoch,
+      elapsed_s: elapsedBefore + (performance.now() - t0) / 1000,
+      unfreeze_stage: settings.strategy === "unfreeze" ? stage : undefined,
+      seeds: {
+        seed: settings.seed,
+        init: deriveSeed(settings.seed, SEED_INIT),
+        order: deriveSeed(settings.seed, SEED_ORDER),
+        eval: deriveSeed(settings.seed, SEED_EVAL),
+        adapters: deriveSeed(settings.seed, SEED_ADAPTERS),
+        rng: "mulberry32",
+      },
+      schedule,
+      optimizer: { name: "AdamW", ...adamw, lr: schedule.lr, max_grad_norm: settings.maxGradNorm },
+      settings,
+      data,
+    };
+    lastSaved = await writeCheckpoint(
+      out,
+      step,
+      { config: prep.configJson, tokenizer: tokFiles, model: trainer.exportWeights(), state: trainerState },
+      optimizerTensors(params),
+      settings.keep,
+    );
+    result.checkpoint = lastSaved;
+    progress.line(`checkpoint ${lastSaved} (${formatDuration((performance.now() - st) / 1000)})`);
+  };
+
+  const title = `fine-tuning (${settings.strategy})`;
+  try {
+    const batches = epochBatches(trainItems, {
+      batchSize: settings.batch,
+      seed: deriveSeed(settings.seed, SEED_ORDER),
+      start: position,
+    });
+    let windowStart = performance.now();
+    let windowTokens = 0;
+    let rate = Number.NaN;
+    let loss = Number.NaN;
+    let win = { loss: 0, weight: 0, correct: 0, count: 0 };
+    for (let step = startStep; step < settings.steps; step++) {
+      const n = step + 1;
+      const s = stageAt(step);
+      if (s !== stage) {
+        stage = s;
+        params.setTrainable(maskAt(step));
+        progress.line(
+          `step ${n}: unfreezing stage ${stage} of ${stages} (${params.trainableCount} of ${params.count} parameters trainable)`,
+        );
+      }
+      if (opts.beforeStep) {
+        opts.beforeStep(n, trainer);
+      }
+      const item = batches.next().value!;
+      const lr = learningRate(schedule, step);
+      const stats: StepStats = task.lossAndGrad(item.items);
+      const last = lastSaved ? `last good checkpoint: ${lastSaved}` : "no checkpoint was written yet";
+      if (!Number.isFinite(stats.loss))
+        throw new TrainingDivergedError(
+          `training diverged: loss is ${stats.loss} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
+        );
+      const clip =
+        settings.maxGradNorm > 0
+          ? params.clipScale(settings.maxGradNorm)
+          : { norm: params.gradNorm(), scale: 1 };
+      if (!Number.isFinite(clip.norm))
+        throw new TrainingDivergedError(
+          `training diverged: gradient norm is ${clip.norm} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
+        );
+      trainer.adamwStep({ ...adamw, lr }, clip.scale);
+      position = item.next;
+      loss = stats.loss;
+      win = {
+        loss: win.loss + stats.loss * stats.weight,
+        weight: win.weight + stats.weight,
+        correct: win.correct + stats.correct,
+        count: win.count + stats.count,
+      };
+      windowTokens += stats.tokens;
+      const now = performance.now();
+      const logNow = n % settings.logEvery === 0 || n === settings.steps;
+      if (now - windowStart > 1000 || logNow) {
+        rate = (windowTokens * 1000) / (now - windowStart);
+        windowStart = now;
+        windowTokens = 0;
+      }
+      progress.update(n, loss, rate);
+      if (logNow) {
+        // loss and accuracy averaged over the steps since the last log line
+        const e: MetricsEntry = {
+          type: "train",
+          step: n,
+          epoch: Number((item.epoch + (item.index + 1) / perEpoch).toFixed(4)),
+          loss: win.weight ? win.loss / win.weight : loss,
+          accuracy: win.count ? win.correct / win.count : 0,
+          lr,
+          grad_norm: clip.norm,
+          trainable: params.trainableCount,
+          tokens_per_s: Math.round(rate),
+          elapsed_s: Number((elapsedBefore + (now - t0) / 1000).toFixed(3)),
+        };
+        win = { loss: 0, weight: 0, correct: 0, count: 0 };
+        await metrics.append(e);
+        if (!progress.bar)
+          progress.line(
+            `step ${n}/${settings.steps} loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}% lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
+          );
+      }
+      if (
+        settings.evalEvery > 0 &&
+        evalItems.length > 0 &&
+        (n % settings.evalEvery === 0 || n === settings.steps)
+      ) {
+        const te = performance.now();
+        const ev = runEval();
+        result.eval = ev;
+        await metrics.append({ type: "eval", step: n, ...ev });
+        progress.line(
+          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority baseline ${(100 * ev.majority_accuracy).toFixed(2)}%, ${ev.examples} examples, ${formatDuration((performance.now() - te) / 1000)})`,
+        );
+        await metrics.writeCurves(title, CURVES);
+        windowStart += performance.now() - te;
+      }
+      if ((settings.saveEvery > 0 && n % settings.saveEvery === 0) || n === settings.steps) {
+        const ts = performance.now();
+        await save(n);
+        await metrics.writeCurves(title, CURVES);
+        windowStart += performance.now() - ts;
+      }
+      if (opts.afterStep) await opts.afterStep(n);
+    }
+    progress.done();
+    if (startStep < settings.steps) result.loss = loss;
+    else {
+      say(`${latest?.dir} is already at step ${startStep} of ${settings.steps}: nothing to train`);
+      const lastEval = metrics.entries.filter((e) => e.type === "eval").pop();
+      if (lastEval) result.eval = lastEval as unknown as FinetuneEval;
+    }
+    result.trainable_parameters = params.trainableCount;
+    result.files = await writeOutput(out, settings, prep, trainer, tokFiles, baseConfig, modelType);
+  } catch (e) {
+    progress.done();
+    if (e instanceof TrainingDivergedError) await metrics.writeCurves(title, CURVES).catch(() => {});
+    throw e;
+  }
+  result.seconds = Number(((performance.now() - t0) / 1000).toFixed(3));
+  if (!existsSync(result.checkpoint)) result.checkpoint = lastSaved ?? "";
+  return result;
+}
+
+/** The run folder's result: a complete model folder, or an adapter folder. Returns the files written. */
+async function writeOutput(
+  out: string,
+  settings: FinetuneSettings,
+  prep: Prepared<unknown>,
+  trainer: BertTrainer | T5Trainer,
+  tokFiles: Record<string, string | Uint8Array>,
+  baseConfig: Record<string, unknown>,
+  modelType: "bert" | "t5",
+): Promise<string[]> {
+  const all = trainer.exportWeights();
+  if (settings.strategy !== "adapters") {
+    await writeFileAtomic(join(out, "config.json"), `${JSON.stringify(prep.configJson, null, 2)}\n`);
+    await writeFileAtomic(join(out, "model.safetensors"), writeSafetensors(all, { format: "pt" }));
+    for (const [name, data] of Object.entries(tokFiles)) await writeFileAtomic(join(out, name), data);
+    return ["config.json", "model.safetensors", ...Object.keys(tokFiles)];
+  }
+  const trained = trainer.params.trainableNames();
+  const tensors = Object.fromEntries(trained.map((n) => [n, all[n]]));
+  const cfg: AdapterConfig = {
+    format: ADAPTER_FORMAT,
+    version: ADAPTER_VERSION,
+    model_type: modelType,
+    bottleneck: trainer.adapterBottleneck!,
+    base: adapterBaseFields(modelType, baseConfig),
+    ...prep.adapterExtras,
+    trained,
+  };
+  await writeFileAtomic(join(out, ADAPTER_CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
+  await writeFileAtomic(
+    join(out, ADAPTER_WEIGHTS_FILE),
+    writeSafetensors(tensors, { format: "pt", base_model: settings.model }),
+  );
+  return [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE];
+}
+
+// ---- BERT sequence classification ----
+
+async function prepareBert(
+  rt: KernelRuntime,
+  s: FinetuneSettings,
+  baseConfig: Record<string, unknown>,
+  weights: TensorStore,
+  tokenizer: Tokenizer,
+  adapters: { bottleneck: number; seed: number } | undefined,
+  resumed: boolean,
+): Promise<Prepared<BertClassifyExample>> {
+  const trainData = readClassificationData(await readDataFile(s.data), s.data);
+  const evalData = s.evalData ? readClassificationData(await readDataFile(s.evalData), s.evalData) : [];
+  // labels: --labels, else the base's own classifier labels when they cover the data, else the data's
+  let given = s.labels;
+  const baseCfg = bertConfigFromJson(baseConfig);
+  const baseIsClassifier =
+    baseCfg.architectures[0] === "BertForSequenceClassification" && weights.has("classifier.weight");
+  if (!given && baseIsClassifier && baseCfg.numLabels >= 2) {
+    const seen = new Set(trainData.map((e) => e.label));
+    if ([...seen].every((l) => baseCfg.id2label.includes(l))) given = baseCfg.id2label;
+  }
+  const labels = labelList(trainData, given);
+  s.labels = labels;
+  const unknown = evalData.filter((e) => !labels.includes(e.label));
+  if (unknown.length)
+    throw new FinetuneDataError(
+      `${s.evalData}: ${unknown.length} examples have labels the training data does not (${[...new Set(unknown.map((e) => e.label))].slice(0, 5).join(", ")})`,
+    );
+  const id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
+  const label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
+  const configJson: Record<string, unknown> = {
+    ...baseConfig,
+    architectures: ["BertForSequenceClassification"],
+    id2label,
+    label2id,
+  };
+  delete configJson.num_labels;
+  const config = bertConfigFromJson(configJson);
+  if (s.seqLen > config.maxPositions)
+    throw new PretrainSettingsError(
+      `seqLen ${s.seqLen} exceeds the model's max_position_embeddings ${config.maxPositions}`,
+    );
+  // a base classifier head of another size is dropped (a new one is initialized)
+  let store = weights;
+  if (!resumed && weights.has("classifier.weight") && weights.shape("classifier.weight")[0] !== labels.length)
+    store = hideTensors(weights, (n) => n.startsWith("classifier."));
+  const trainer = new BertTrainer(rt, config, {
+    arch: "BertForSequenceClassification",
+    weights: store,
+    initMissing: !resumed,
+    seed: deriveSeed(s.seed, SEED_INIT),
+    initializerRange: typeof baseConfig.initializer_range === "number" ? baseConfig.initializer_range : 0.02,
+    tieWordEmbeddings: baseConfig.tie_word_embeddings !== false,
+    adapters: resumed ? undefined : adapters,
+  });
+  const padId = tokenizer.special.pad ?? config.padTokenId;
+  const tok = (e: (typeof trainData)[number]) =>
+    tokenizeClassify(tokenizer, e.text, e.textPair, label2id[e.label], s.seqLen);
+  const evalSample = sample(evalData, s.evalExamples, deriveSeed(s.seed, SEED_EVAL));
+  const maj = majority(
+    trainData.map((e) => e.label),
+    labels,
+  );
+  return {
+    task: new BertClassifyTask(trainer, padId),
+    train: trainData.map(tok),
+    evalItems: evalSample.map(tok),
+    majorityAccuracy: evalSample.length
+      ? evalSample.filter((e) => e.label === maj.value).length / evalSample.length
+      : 0,
+    configJson,
+    labels,
+    adapterExtras: {
+      task: "sequence-classification",
+      architectures: ["BertForSequenceClassification"],
+      id2label,
+      label2id,
+    },
+  };
+}
+
+// ---- T5 text-to-text ----
+
+async function prepareT5(
+  rt: KernelRuntime,
+  s: FinetuneSettings,
+  baseConfig: Record<string, unknown>,
+  weights: TensorStore,
+  tokenizer: Tokenizer,
+  adapters: { bottleneck: number; seed: number } | undefined,
+): Promise<Prepared<T5Example>> {
+  if (s.labels) throw new PretrainSettingsError("labels apply to BERT classification only");
+  const trainData = readTextPairData(await readDataFile(s.data), s.data);
+  const evalData = s.evalData ? readTextPairData(await readDataFile(s.evalData), s.evalData) : [];
+  const config = t5ConfigFromJson(baseConfig);
+  const hasAdapters = weights.names().some((n) => n.endsWith(".adapter.down.weight"));
+  const trainer = new T5Trainer(rt, config, {
+    weights,
+    seed: deriveSeed(s.seed, SEED_INIT),
+    adapters: hasAdapters ? undefined : adapters,
+  });
+  const eos = tokenizer.special.eos ?? config.eosTokenId;
+  const pad = tokenizer.special.pad ?? config.padTokenId;
+  const tok = (e: { input: string; target: string }) =>
+    tokenizeTextPair(tokenizer, e.input, e.target, s.seqLen, s.targetLen, eos);
+  const evalSample = sample(evalData, s.evalExamples, deriveSeed(s.seed, SEED_EVAL));
+  const maj = majority(trainData.map((e) => e.target));
+  return {
+    task: new T5TextTask(trainer, pad),
+    train: trainData.map(tok),
+    evalItems: evalSample.map(tok),
+    majorityAccuracy: evalSample.length
+      ? evalSample.filter((e) => e.target === maj.value).length / evalSample.length
+      : 0,
+    configJson: baseConfig,
+    adapterExtras: { task: "text2text", architectures: config.architectures },
+  };
+}
