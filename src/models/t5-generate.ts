@@ -5,6 +5,8 @@
 // "never", and finished sequences padded after </s> with `pad_token_id or eos_token_id`, as
 // transformers does), and sampling with temperature, top-k and top-p from a seeded PRNG.
 // Every output sequence starts with the decoder start token, as transformers returns them.
+// Decoder-only and prefix-LM T5Models go through the same calls: their encode() is the embedding
+// lookup and createDecoderState() prefills the cache with the input (src/models/t5.ts).
 
 import type { T5DecoderState, T5Model } from "./t5.ts";
 

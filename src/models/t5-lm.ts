@@ -102,3 +102,21 @@ export function t5Sublayers(c: Pick<T5Config, "architecture" | "numLayers" | "nu
     for (let j = 0; j < (lm ? 2 : 3); j++) out.push(`decoder.block.${i}.layer.${j}`);
   return out;
 }
+
+/**
+ * A hint when a checkpoint's tensors belong to another architecture than the config's (an encoder–decoder
+ * checkpoint under an LM config, or the reverse), else undefined.
+ */
+export function architectureMismatch(
+  c: Pick<T5Config, "architecture">,
+  names: readonly string[],
+): string | undefined {
+  const hasEncoder = names.some((n) => n.startsWith("encoder.block."));
+  const lmBlocks = names.some((n) => /^decoder\.block\.\d+\.layer\.1\.DenseReluDense\./.test(n));
+  const lm = c.architecture !== "encoder-decoder";
+  if (lm && hasEncoder)
+    return `the checkpoint holds encoder tensors (an encoder–decoder T5) but config.json says "edgeformer_architecture": "${c.architecture}"`;
+  if (!lm && !hasEncoder && lmBlocks)
+    return 'the checkpoint has no encoder and its decoder blocks have no cross-attention (a decoder-only or prefix LM) but config.json says "encoder-decoder" (set "edgeformer_architecture")';
+  return undefined;
+}

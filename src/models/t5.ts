@@ -5,6 +5,15 @@
 // encoder padding mask, and an LM head tied to `shared` (decoder output × d_model^-0.5 when
 // scale_decoder_outputs) or a separate lm_head. f32 or int8 weights.
 //
+// The decoder-only and prefix-LM architectures (config "edgeformer_architecture") run through the same
+// entry points: their one stack of decoder blocks (no cross-attention) is the "decoder", and their
+// "encoder" is the embedding lookup: encode() returns the input's token embeddings, decode() runs the
+// stack over [input ⊕ decoder inputs] (rows laid out as src/models/t5-lm.ts describes) and returns the
+// decoder positions, and createDecoderState() runs the input through the stack once to fill the KV
+// cache (prefill) — so generate(), generateText() and streaming work on them unchanged. Adapters
+// ({sublayer}.adapter.*, src/models/adapters.ts) run after a sublayer's output projection when the
+// checkpoint holds them (f32, also in int8 models).
+//
 // Three entry points: encode() (encoder hidden states), decode() (teacher-forced decoder: logits and
 // hidden states, and forward() for both plus the loss), and incremental decoding with a KV cache:
 // createDecoderState() + step(). Each reads as a list of kernel calls over arena buffers.
@@ -19,15 +28,17 @@
 import type { Arena } from "../runtime/arena.ts";
 import { Epilogue, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
+import { AdapterLayer, adapterBottleneck, adapterTensorShapes } from "./adapters.ts";
 import { loadLinear, weightF32 } from "./bert.ts";
 import { Linear, type WeightDType } from "./linear.ts";
 import { quantizeRows } from "./quantize.ts";
 import { relativePositionBias } from "./relative-position.ts";
-import type { T5Config } from "./t5-config.ts";
-import { checkTensors, type TensorStore } from "./tensors.ts";
+import { isT5LanguageModel, type T5Config } from "./t5-config.ts";
+import { architectureMismatch, lmAttention, lmPrefix, t5Sublayers } from "./t5-lm.ts";
+import { CheckpointError, checkTensors, type TensorStore } from "./tensors.ts";
 
 export interface T5EncoderOutput {
-  /** [B,T,C] after the final layer norm. */
+  /** [B,T,C] after the final layer norm (LM architectures: the token embeddings). */
   lastHiddenState: Float32Array;
   /** encoder_hidden_states.0 … L: embeddings, the output of layers 0 … L−2, then lastHiddenState. */
   hiddenStates?: Float32Array[];
@@ -38,7 +49,10 @@ export interface T5DecoderOutput {
   logits: Float32Array;
   /** [B,Tdec,C] after the final layer norm (before the d_model^-0.5 head scaling). */
   lastHiddenState: Float32Array;
-  /** decoder_hidden_states.0 … L, as for the encoder (the last is after the final layer norm). */
+  /**
+   * decoder_hidden_states.0 … L, as for the encoder (the last is after the final layer norm). LM
+   * architectures: over whole rows [B,P+Tdec,C] (P = the longest input, rows left-padded).
+   */
   hiddenStates?: Float32Array[];
 }
 
@@ -67,17 +81,20 @@ export interface T5Seq2SeqOutput extends T5DecoderOutput {
 interface SelfAttention {
   qkv: Linear; // [3I, C]: q | k | v stacked (I = H·D)
   o: Linear; // [C, I]
+  ad?: AdapterLayer;
 }
 
 interface CrossAttention {
   q: Linear; // [I, C]
   kv: Linear; // [2I, C]: k | v stacked, applied to the encoder output
   o: Linear; // [C, I]
+  ad?: AdapterLayer;
 }
 
 interface FeedForward {
   wi: Linear; // [F, C], or [2F, C] = wi_0 | wi_1 when gated
   wo: Linear; // [C, F]
+  ad?: AdapterLayer;
 }
 
 interface EncoderLayer {
@@ -87,13 +104,27 @@ interface EncoderLayer {
   ff: FeedForward;
 }
 
+/** A decoder block; the LM architectures' blocks have no cross-attention. */
 interface DecoderLayer {
   ln0: number; // [C]
   self: SelfAttention;
-  ln1: number; // [C]
-  cross: CrossAttention;
-  ln2: number; // [C]
+  cross?: { ln: number; attn: CrossAttention }; // ln [C]
+  lnFf: number; // [C]
   ff: FeedForward;
+}
+
+/** The decoder self-attention's mask: key padding [B,Tk] i32 (or 0), mask kind, prefix length. */
+interface SelfMask {
+  keyMask: number;
+  maskKind: number;
+  prefixLen: number;
+}
+
+/** Encoder–decoder cross-attention inputs: layer l's encoder k | v [B,Te,2I], the mask [B,Te] i32. */
+interface CrossSource {
+  kv: (l: number) => number;
+  mask: number;
+  Te: number;
 }
 
 /** Where a decoder layer's self-attention keys and values are (a strided view, element (b,t,h,d)). */
@@ -142,6 +173,8 @@ function releaseRegion(arena: Arena, region: Region): void {
 /**
  * Incremental-decoding state for `rows` sequences: self-attention K/V caches with room for `capacity`
  * tokens, cross-attention K/V computed once from the encoder output, and the encoder padding mask.
+ * LM architectures: no cross-attention; the caches start with the input (`prefix` positions, left-padded,
+ * filled when the state is created) and `selfMask` marks their padding.
  * Created by T5Model.createDecoderState(); its memory is held until dispose() (call it in a finally).
  */
 export class T5DecoderState {
@@ -166,6 +199,10 @@ export class T5DecoderState {
     readonly crossKv: number[],
     /** [rows, Te] i32, 1 = attend. */
     readonly encoderMask: number,
+    /** LM architectures: [rows, capacity] i32 key mask of the cache (0 = left padding of the input), else 0. */
+    readonly selfMask = 0,
+    /** LM architectures: cache positions holding the input (P); generated tokens start there. */
+    readonly prefix = 0,
   ) {}
 
   get isDisposed(): boolean {
@@ -216,6 +253,7 @@ export class T5DecoderState {
       }
     };
     for (const p of this.selfKv) gather(p, this.capacity * I2, this.length * I2);
+    if (this.selfMask) gather(this.selfMask, this.capacity, this.capacity);
     if (opts.cross ?? true) {
       for (const p of this.crossKv) gather(p, this.encoderLength * I2, this.encoderLength * I2);
       gather(this.encoderMask, this.encoderLength, this.encoderLength);
@@ -280,16 +318,20 @@ export class T5Model {
   readonly weightBytes: number;
   private readonly tok: number; // [V,C] f32, or int8 rows when tokScales is set
   private readonly tokScales: number; // [V] f32 row scales of an int8 token table, else 0
-  private readonly encRelBias: Float32Array; // [numBuckets, H] host copy (bias built per forward)
+  private readonly encRelBias: Float32Array; // [numBuckets, H] host copy (bias built per forward); LM: empty
   private readonly decRelBias: Float32Array; // [numBuckets, H]
   private readonly encLayers: EncoderLayer[] = [];
-  private readonly encFinalLn: number; // [C]
+  private readonly encFinalLn: number; // [C]; LM: 0
   private readonly decLayers: DecoderLayer[] = [];
   private readonly decFinalLn: number; // [C]
   private readonly head: Linear; // [V, C]: lm_head or the shared table
   private readonly ffEpilogue: number;
   /** True when the LM head reads the shared embedding table (no lm_head.weight in the checkpoint). */
   readonly tiedHead: boolean;
+  /** One stack over input ⊕ target (decoder-only or prefix LM): no encoder, no cross-attention. */
+  readonly isLanguageModel: boolean;
+  /** Bottleneck width of the checkpoint's adapters, when it has them. */
+  readonly adapterBottleneck: number | undefined;
 
   constructor(
     readonly rt: KernelRuntime,
@@ -306,16 +348,18 @@ export class T5Model {
     const F = c.dFf;
     const V = c.vocabSize;
     const NB = c.relativeAttentionNumBuckets;
+    const lm = isT5LanguageModel(c);
+    this.isLanguageModel = lm;
 
     // Expected tensors → shapes, then one check that reports every problem by name.
-    const sharedName =
-      !store.has("shared.weight") && store.has("encoder.embed_tokens.weight")
-        ? "encoder.embed_tokens.weight"
-        : "shared.weight";
+    const copies = lm
+      ? ["decoder.embed_tokens.weight"]
+      : ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"];
+    const sharedName = !store.has("shared.weight") && store.has(copies[0]) ? copies[0] : "shared.weight";
     const exp = new Map<string, number[]>();
     const optional = new Set<string>();
     exp.set(sharedName, [V, C]);
-    for (const dup of ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]) {
+    for (const dup of copies) {
       if (dup === sharedName) continue;
       exp.set(dup, [V, C]); // tied duplicates of shared.weight, accepted when saved
       optional.add(dup);
@@ -334,35 +378,49 @@ export class T5Model {
       exp.set(`${p}.DenseReluDense.wo.weight`, [C, F]);
       exp.set(`${p}.layer_norm.weight`, [C]);
     };
-    for (let i = 0; i < c.numLayers; i++) {
-      const b = `encoder.block.${i}.layer`;
-      attn(`${b}.0.SelfAttention`);
-      if (i === 0) exp.set(`${b}.0.SelfAttention.relative_attention_bias.weight`, [NB, H]);
-      exp.set(`${b}.0.layer_norm.weight`, [C]);
-      ff(`${b}.1`);
+    if (!lm) {
+      for (let i = 0; i < c.numLayers; i++) {
+        const b = `encoder.block.${i}.layer`;
+        attn(`${b}.0.SelfAttention`);
+        if (i === 0) exp.set(`${b}.0.SelfAttention.relative_attention_bias.weight`, [NB, H]);
+        exp.set(`${b}.0.layer_norm.weight`, [C]);
+        ff(`${b}.1`);
+      }
+      exp.set("encoder.final_layer_norm.weight", [C]);
     }
-    exp.set("encoder.final_layer_norm.weight", [C]);
     for (let i = 0; i < c.numDecoderLayers; i++) {
       const b = `decoder.block.${i}.layer`;
       attn(`${b}.0.SelfAttention`);
       if (i === 0) exp.set(`${b}.0.SelfAttention.relative_attention_bias.weight`, [NB, H]);
       exp.set(`${b}.0.layer_norm.weight`, [C]);
-      attn(`${b}.1.EncDecAttention`);
-      exp.set(`${b}.1.layer_norm.weight`, [C]);
-      ff(`${b}.2`);
+      if (lm) {
+        ff(`${b}.1`);
+      } else {
+        attn(`${b}.1.EncDecAttention`);
+        exp.set(`${b}.1.layer_norm.weight`, [C]);
+        ff(`${b}.2`);
+      }
     }
     exp.set("decoder.final_layer_norm.weight", [C]);
     exp.set("lm_head.weight", [V, C]);
     if (c.tieWordEmbeddings) optional.add("lm_head.weight");
+    // adapters: all sublayers or none (their bottleneck from the checkpoint)
+    const R = adapterBottleneck(store);
+    this.adapterBottleneck = R;
+    if (R !== undefined)
+      for (const sub of t5Sublayers(c))
+        for (const [n, shape] of adapterTensorShapes(sub, C, R)) exp.set(n, shape);
     const isScaleOfExpected = (n: string) =>
       n.endsWith(".weight_scale") && exp.has(n.slice(0, -"_scale".length));
     // Old checkpoints (t5-small …) carry an unused cross-attention position table; transformers skips it.
     const isUnused = (n: string) =>
-      /^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$/.test(n);
+      !lm && /^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$/.test(n);
+    const mismatch = architectureMismatch(c, store.names());
+    if (mismatch) throw new CheckpointError(`T5 checkpoint: ${mismatch}`);
     checkTensors(store, exp, {
       optional,
       ignored: (n) => isScaleOfExpected(n) || isUnused(n),
-      what: "T5 checkpoint",
+      what: lm ? `T5 ${c.architecture} checkpoint` : "T5 checkpoint",
     });
 
     const { arena } = rt;
@@ -384,34 +442,61 @@ export class T5Model {
     const norm = (name: string) => arena.put(store.float32(name));
     const lin = (name: string) => loadLinear(rt, store, name, dtype, false);
     const stacked = (names: string[]) => stackedLinear(rt, store, names, C, dtype);
-    const selfAttn = (p: string): SelfAttention => ({
-      qkv: stacked([`${p}.q.weight`, `${p}.k.weight`, `${p}.v.weight`]),
-      o: lin(`${p}.o`),
-    });
-    const feedForward = (p: string): FeedForward => ({
-      wi: c.isGated ? stacked([`${p}.wi_0.weight`, `${p}.wi_1.weight`]) : lin(`${p}.wi`),
-      wo: lin(`${p}.wo`),
-    });
-    for (let i = 0; i < c.numLayers; i++) {
-      const b = `encoder.block.${i}.layer`;
-      this.encLayers.push({
-        ln0: norm(`${b}.0.layer_norm.weight`),
-        attn: selfAttn(`${b}.0.SelfAttention`),
-        ln1: norm(`${b}.1.layer_norm.weight`),
-        ff: feedForward(`${b}.1.DenseReluDense`),
-      });
+    const adapter = (sublayer: string) => AdapterLayer.load(rt, store, sublayer, C);
+    const selfAttn = (sub: string): SelfAttention => {
+      const p = `${sub}.SelfAttention`;
+      return {
+        qkv: stacked([`${p}.q.weight`, `${p}.k.weight`, `${p}.v.weight`]),
+        o: lin(`${p}.o`),
+        ad: adapter(sub),
+      };
+    };
+    const feedForward = (sub: string): FeedForward => {
+      const p = `${sub}.DenseReluDense`;
+      return {
+        wi: c.isGated ? stacked([`${p}.wi_0.weight`, `${p}.wi_1.weight`]) : lin(`${p}.wi`),
+        wo: lin(`${p}.wo`),
+        ad: adapter(sub),
+      };
+    };
+    if (!lm) {
+      for (let i = 0; i < c.numLayers; i++) {
+        const b = `encoder.block.${i}.layer`;
+        this.encLayers.push({
+          ln0: norm(`${b}.0.layer_norm.weight`),
+          attn: selfAttn(`${b}.0`),
+          ln1: norm(`${b}.1.layer_norm.weight`),
+          ff: feedForward(`${b}.1`),
+        });
+      }
     }
-    this.encFinalLn = norm("encoder.final_layer_norm.weight");
+    this.encFinalLn = lm ? 0 : norm("encoder.final_layer_norm.weight");
     for (let i = 0; i < c.numDecoderLayers; i++) {
       const b = `decoder.block.${i}.layer`;
+      if (lm) {
+        this.decLayers.push({
+          ln0: norm(`${b}.0.layer_norm.weight`),
+          self: selfAttn(`${b}.0`),
+          lnFf: norm(`${b}.1.layer_norm.weight`),
+          ff: feedForward(`${b}.1`),
+        });
+        continue;
+      }
       const x = `${b}.1.EncDecAttention`;
       this.decLayers.push({
         ln0: norm(`${b}.0.layer_norm.weight`),
-        self: selfAttn(`${b}.0.SelfAttention`),
-        ln1: norm(`${b}.1.layer_norm.weight`),
-        cross: { q: lin(`${x}.q`), kv: stacked([`${x}.k.weight`, `${x}.v.weight`]), o: lin(`${x}.o`) },
-        ln2: norm(`${b}.2.layer_norm.weight`),
-        ff: feedForward(`${b}.2.DenseReluDense`),
+        self: selfAttn(`${b}.0`),
+        cross: {
+          ln: norm(`${b}.1.layer_norm.weight`),
+          attn: {
+            q: lin(`${x}.q`),
+            kv: stacked([`${x}.k.weight`, `${x}.v.weight`]),
+            o: lin(`${x}.o`),
+            ad: adapter(`${b}.1`),
+          },
+        },
+        lnFf: norm(`${b}.2.layer_norm.weight`),
+        ff: feedForward(`${b}.2`),
       });
     }
     this.decFinalLn = norm("decoder.final_layer_norm.weight");
@@ -423,10 +508,9 @@ export class T5Model {
     } else {
       this.head = Linear.fromF32(rt, store.float32(sharedName), undefined, V, C, dtype);
     }
-    this.encRelBias = weightF32(
-      store,
-      "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-    );
+    this.encRelBias = lm
+      ? new Float32Array(0)
+      : weightF32(store, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
     this.decRelBias = weightF32(
       store,
       "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
@@ -441,7 +525,8 @@ export class T5Model {
 
   /**
    * Encoder forward. inputIds, attentionMask: [B,T] (mask all ones when absent).
-   * Returns the final hidden states [B,T,C] (and every layer's when asked).
+   * Returns the final hidden states [B,T,C] (and every layer's when asked). LM architectures have no
+   * encoder: the token embeddings [B,T,C] (what decode() and createDecoderState() run the stack over).
    */
   encode(
     inputIds: Int32Array,
@@ -464,6 +549,13 @@ export class T5Model {
     const out: T5EncoderOutput = { lastHiddenState: new Float32Array(0) };
     const mark = arena.mark();
     try {
+      if (this.isLanguageModel) {
+        const x = arena.allocF32(M * C); // [B,T,C]
+        this.embed(x, arena.put(inputIds), M, "T5 LM: input_ids");
+        out.lastHiddenState = arena.readF32(x, M * C);
+        if (opts.hiddenStates) out.hiddenStates = [out.lastHiddenState];
+        return out;
+      }
       const ids = arena.put(inputIds); // [B,T] i32
       const keyMask = arena.put(attentionMask ?? new Int32Array(M).fill(1)); // [B,T] i32
       const x = arena.allocF32(M * C); // [B,T,C] residual stream
@@ -494,7 +586,7 @@ export class T5Model {
           ksB: T * 3 * I,
           ksT: 3 * I,
         });
-        layer.attn.o.forward(x, ctx, M, Epilogue.residual, x);
+        this.project(layer.attn.o, layer.attn.ad, x, ctx, M);
         k.rmsnorm_f32(h, 0, x, layer.ln1, M, C, c.layerNormEpsilon);
         this.feedForward(layer.ff, x, h, M, ffBufs);
       }
@@ -516,6 +608,8 @@ export class T5Model {
   /**
    * Teacher-forced decoder over decoderInputIds [B,Tdec] attending to encoderHidden [B,Te,C] under
    * encoderMask [B,Te] (all ones when absent). Returns logits [B,Tdec,V] and hidden states.
+   * LM architectures: encoderHidden is encode()'s token embeddings; the stack runs over each row's
+   * input tokens (mask 1) ⊕ the decoder inputs, and the decoder positions are returned.
    */
   decode(
     encoderHidden: Float32Array,
@@ -537,6 +631,8 @@ export class T5Model {
         `T5 decoder: encoder hidden states have ${encoderHidden.length} values, expected ${B}×${Te}×${C}`,
       );
     checkBatch("T5 decoder", B, Tdec, [["decoder_input_ids", decoderInputIds]]);
+    if (this.isLanguageModel)
+      return this.decodeLM(encoderHidden, encoderMask, B, Te, decoderInputIds, Tdec, opts);
     const M = B * Tdec;
     const mark = arena.mark();
     try {
@@ -565,11 +661,101 @@ export class T5Model {
         sT: 3 * I,
         Tk: Tdec,
       });
-      const cross = (l: number) => {
-        this.decLayers[l].cross.kv.forward(crossKv, enc, B * Te);
-        return crossKv;
+      const cross: CrossSource = {
+        kv: (l: number) => {
+          this.decLayers[l].cross!.attn.kv.forward(crossKv, enc, B * Te);
+          return crossKv;
+        },
+        mask: encMask,
+        Te,
       };
-      const { logits, last } = this.runDecoder(x, B, Tdec, bias, selfKv, cross, encMask, Te, hidden);
+      const self: SelfMask = { keyMask: 0, maskKind: MaskKind.causal, prefixLen: 0 };
+      const { logits, last } = this.runDecoder(x, B, Tdec, bias, selfKv, self, cross, 0, hidden);
+      const out: T5DecoderOutput = { logits, lastHiddenState: last };
+      if (hidden) out.hiddenStates = hidden;
+      return out;
+    } finally {
+      arena.reset(mark);
+    }
+  }
+
+  /**
+   * LM rows [B,S] (S = P + Tdec): the input embeddings [B,Te,C] left-aligned into the first P positions
+   * (zeros at the padding), then the decoder inputs' embeddings. Returns the residual stream [B,S,C]
+   * and the key mask [B,S] (arena pointers) and P.
+   */
+  private lmRows(
+    embeddings: Float32Array,
+    mask: Int32Array | undefined,
+    B: number,
+    Te: number,
+    decoderInputIds: Int32Array | undefined,
+    Tdec: number,
+  ): { x: number; keyMask: number; P: number; S: number } {
+    const { arena } = this.rt;
+    const C = this.config.dModel;
+    const { P, src } = lmPrefix(mask, B, Te);
+    const S = P + Tdec;
+    let dec: Float32Array | undefined; // [B,Tdec,C]
+    if (decoderInputIds && Tdec > 0) {
+      const mark = arena.mark();
+      const d = arena.allocF32(B * Tdec * C);
+      this.embed(d, arena.put(decoderInputIds), B * Tdec, "T5 LM: decoder_input_ids");
+      dec = arena.readF32(d, B * Tdec * C);
+      arena.reset(mark);
+    }
+    const rows = new Float32Array(B * S * C); // [B,S,C]
+    const keyMask = new Int32Array(B * S).fill(1); // [B,S]
+    for (let b = 0; b < B; b++) {
+      for (let p = 0; p < P; p++) {
+        const s = src[b * P + p];
+        if (s < 0) keyMask[b * S + p] = 0;
+        else rows.set(embeddings.subarray(s * C, (s + 1) * C), (b * S + p) * C);
+      }
+      if (dec) rows.set(dec.subarray(b * Tdec * C, (b + 1) * Tdec * C), (b * S + P) * C);
+    }
+    return { x: arena.put(rows), keyMask: arena.put(keyMask), P, S };
+  }
+
+  /** decode() of the LM architectures: the stack over input ⊕ decoder inputs, decoder positions out. */
+  private decodeLM(
+    embeddings: Float32Array,
+    mask: Int32Array | undefined,
+    B: number,
+    Te: number,
+    decoderInputIds: Int32Array,
+    Tdec: number,
+    opts: { hiddenStates?: boolean },
+  ): T5DecoderOutput {
+    const c = this.config;
+    const { arena } = this.rt;
+    const H = c.numHeads;
+    const I = H * c.dKv;
+    const mark = arena.mark();
+    try {
+      const { x, keyMask, P, S } = this.lmRows(embeddings, mask, B, Te, decoderInputIds, Tdec);
+      const pattern = lmAttention(c, P);
+      const bias = arena.put(
+        relativePositionBias(
+          this.decRelBias,
+          H,
+          S,
+          S,
+          pattern.bidirectional,
+          c.relativeAttentionNumBuckets,
+          c.relativeAttentionMaxDistance,
+        ),
+      ); // [H,S,S]
+      const selfKv = (_l: number, qkv: number): KvView => ({
+        k: qkv + I * 4,
+        v: qkv + 2 * I * 4,
+        sB: S * 3 * I,
+        sT: 3 * I,
+        Tk: S,
+      });
+      const hidden: Float32Array[] | undefined = opts.hiddenStates ? [] : undefined;
+      const self: SelfMask = { keyMask, maskKind: pattern.maskKind, prefixLen: pattern.prefixLen };
+      const { logits, last } = this.runDecoder(x, B, S, bias, selfKv, self, undefined, P, hidden);
       const out: T5DecoderOutput = { logits, lastHiddenState: last };
       if (hidden) out.hiddenStates = hidden;
       return out;
@@ -608,6 +794,8 @@ export class T5Model {
   /**
    * A decoding state for B inputs (each repeated `repeat` times, e.g. once per beam: rows are
    * b·repeat + r) with room for `maxSteps` tokens. Cross-attention K/V are computed here, once.
+   * LM architectures: encoderHidden is encode()'s token embeddings; the input runs through the stack
+   * here (prefill), filling the caches' first P positions, and step() continues after it.
    * The caller owns the state and must dispose() it.
    */
   createDecoderState(
@@ -633,6 +821,7 @@ export class T5Model {
       throw new RangeError(`T5 decoder: maxSteps must be a positive integer, got ${maxSteps}`);
     if (!(Number.isInteger(rep) && rep > 0))
       throw new RangeError(`T5 decoder: repeat must be a positive integer, got ${rep}`);
+    if (this.isLanguageModel) return this.createPrefixState(encoderHidden, encoderMask, B, Te, maxSteps, rep);
     const R = B * rep;
     const start = arena.mark();
     const selfKv: number[] = [];
@@ -659,7 +848,7 @@ export class T5Model {
       const kv = arena.allocF32(B * Te * 2 * I); // [B,Te,2I] temporary
       const rowBytes = Te * 2 * I * 4;
       for (let l = 0; l < L; l++) {
-        this.decLayers[l].cross.kv.forward(kv, enc, B * Te);
+        this.decLayers[l].cross!.attn.kv.forward(kv, enc, B * Te);
         const u8 = new Uint8Array(this.rt.memory.buffer);
         for (let b = 0; b < B; b++) {
           for (let r = 0; r < rep; r++) {
@@ -673,6 +862,81 @@ export class T5Model {
       throw err;
     }
     arena.reset(end);
+    return state;
+  }
+
+  /** createDecoderState() of the LM architectures: caches [R, P + maxSteps, 2I], prefilled with the input. */
+  private createPrefixState(
+    embeddings: Float32Array,
+    mask: Int32Array | undefined,
+    B: number,
+    Te: number,
+    maxSteps: number,
+    rep: number,
+  ): T5DecoderState {
+    const c = this.config;
+    const { arena } = this.rt;
+    const H = c.numHeads;
+    const I = H * c.dKv;
+    const L = c.numDecoderLayers;
+    const R = B * rep;
+    const { P, src } = lmPrefix(mask, B, Te);
+    const S = P + maxSteps; // cache capacity
+    const start = arena.mark();
+    const selfKv: number[] = [];
+    let maskPtr: number;
+    try {
+      for (let l = 0; l < L; l++) selfKv.push(arena.allocF32(R * S * 2 * I)); // [R,S,2I]
+      maskPtr = arena.allocI32(R * S); // [R,S] i32
+    } catch (err) {
+      arena.reset(start);
+      throw err;
+    }
+    const end = arena.mark();
+    const region = claimRegion(arena, start, end);
+    const state = new T5DecoderState(this, this.rt, region, R, S, 0, I, selfKv, [], 0, maskPtr, P);
+    try {
+      const m = arena.i32(maskPtr, R * S);
+      m.fill(1);
+      for (let b = 0; b < B; b++)
+        for (let r = 0; r < rep; r++)
+          for (let p = 0; p < P; p++) if (src[b * P + p] < 0) m[(b * rep + r) * S + p] = 0;
+      if (P > 0) {
+        // prefill: the input positions through the stack; each layer's k | v into every repeat's cache
+        const { x, keyMask } = this.lmRows(embeddings, mask, B, Te, undefined, 0);
+        const pattern = lmAttention(c, P);
+        const bias = arena.put(
+          relativePositionBias(
+            this.decRelBias,
+            H,
+            P,
+            P,
+            pattern.bidirectional,
+            c.relativeAttentionNumBuckets,
+            c.relativeAttentionMaxDistance,
+          ),
+        ); // [H,P,P]
+        const selfView = (l: number, qkv: number): KvView => {
+          const u8 = new Uint8Array(this.rt.memory.buffer);
+          const bytes = 2 * I * 4;
+          for (let b = 0; b < B; b++)
+            for (let p = 0; p < P; p++) {
+              const from = qkv + ((b * P + p) * 3 * I + I) * 4;
+              for (let r = 0; r < rep; r++)
+                u8.copyWithin(selfKv[l] + ((b * rep + r) * S + p) * bytes, from, from + bytes);
+            }
+          return { k: qkv + I * 4, v: qkv + 2 * I * 4, sB: P * 3 * I, sT: 3 * I, Tk: P };
+        };
+        const self: SelfMask = { keyMask, maskKind: pattern.maskKind, prefixLen: pattern.prefixLen };
+        this.runDecoder(x, B, P, bias, selfView, self, undefined, P);
+      }
+    } catch (err) {
+      arena.reset(end);
+      state.dispose();
+      throw err;
+    }
+    arena.reset(end);
+    state.length = P;
     return state;
   }
 
@@ -707,7 +971,7 @@ export class T5Model {
           H,
           1,
           t + 1,
-          false,
+          c.architecture === "prefix-lm",
           c.relativeAttentionNumBuckets,
           c.relativeAttentionMaxDistance,
           t,
@@ -724,17 +988,19 @@ export class T5Model {
         }
         return { k: cache, v: cache + I * 4, sB: S * 2 * I, sT: 2 * I, Tk: t + 1 };
       };
-      const cross = (l: number) => state.crossKv[l];
-      const { logits } = this.runDecoder(
-        x,
-        R,
-        1,
-        bias,
-        selfKv,
-        cross,
-        state.encoderMask,
-        state.encoderLength,
-      );
+      // LM caches: the key mask [R,t+1] of the positions so far (the input's left padding is 0)
+      let keyMask = 0;
+      if (state.selfMask) {
+        const m = new Int32Array(R * (t + 1)); // [R,t+1]
+        const all = arena.i32(state.selfMask, R * S);
+        for (let r = 0; r < R; r++) m.set(all.subarray(r * S, r * S + t + 1), r * (t + 1));
+        keyMask = arena.put(m);
+      }
+      const self: SelfMask = { keyMask, maskKind: MaskKind.causal, prefixLen: 0 };
+      const cross: CrossSource | undefined = this.isLanguageModel
+        ? undefined
+        : { kv: (l: number) => state.crossKv[l], mask: state.encoderMask, Te: state.encoderLength };
+      const { logits } = this.runDecoder(x, R, 1, bias, selfKv, self, cross);
       state.length = t + 1;
       return logits;
     } finally {
@@ -747,8 +1013,11 @@ export class T5Model {
 
   /**
    * Decoder layers over x [B,Tq,C] (queries at the end of Tk self keys), final norm, head.
-   * selfKv(l, qkv) gives layer l's keys/values for its fresh qkv [B,Tq,3I]; cross(l) its encoder
-   * k | v [B,Te,2I]. Returns logits [B,Tq,V] and the final hidden state [B,Tq,C] (copies).
+   * selfKv(l, qkv) gives layer l's keys/values for its fresh qkv [B,Tq,3I]; `self` the self-attention
+   * mask (key padding [B,Tk] or 0, causal / prefix); cross (encoder–decoder) layer l's encoder
+   * k | v [B,Te,2I] and the encoder mask. The head runs on positions ≥ headFrom of each row (Tq: no
+   * head). Returns logits [B,Tq−headFrom,V] and the final hidden state [B,Tq−headFrom,C] (copies);
+   * `hidden` gets every layer's input and the final hidden state over whole rows.
    */
   private runDecoder(
     x: number,
@@ -756,62 +1025,102 @@ export class T5Model {
     Tq: number,
     bias: number,
     selfKv: (l: number, qkv: number) => KvView,
-    cross: (l: number) => number,
-    encMask: number,
-    Te: number,
+    self: SelfMask,
+    cross: CrossSource | undefined,
+    headFrom = 0,
     hidden?: Float32Array[],
   ): { logits: Float32Array; last: Float32Array } {
     const c = this.config;
     const { arena, k } = this.rt;
     const C = c.dModel;
     const I = c.numHeads * c.dKv;
-    const V = c.vocabSize;
     const eps = c.layerNormEpsilon;
     const M = B * Tq;
     const h = arena.allocF32(M * C); // [B,Tq,C] normed input of a sublayer
     const qkv = arena.allocF32(M * 3 * I); // [B,Tq,3I]
-    const q = arena.allocF32(M * I); // [B,Tq,I] cross-attention queries
+    const q = cross ? arena.allocF32(M * I) : 0; // [B,Tq,I] cross-attention queries
     const ctx = arena.allocF32(M * I); // [B,Tq,I]
     const ffBufs = this.allocFeedForward(M);
     this.decLayers.forEach((layer, l) => {
       hidden?.push(arena.readF32(x, M * C));
-      // self-attention: causal, relative-position bias
+      // self-attention: causal (or prefix-LM), relative-position bias
       k.rmsnorm_f32(h, 0, x, layer.ln0, M, C, eps);
       layer.self.qkv.forward(qkv, h, M);
       const kv = selfKv(l, qkv);
-      this.attention(ctx, qkv, kv.k, kv.v, bias, 0, B, Tq, kv.Tk, MaskKind.causal, {
+      this.attention(ctx, qkv, kv.k, kv.v, bias, self.keyMask, B, Tq, kv.Tk, self.maskKind, {
         qsB: Tq * 3 * I,
         qsT: 3 * I,
         ksB: kv.sB,
         ksT: kv.sT,
+        prefixLen: self.prefixLen,
       });
-      layer.self.o.forward(x, ctx, M, Epilogue.residual, x);
+      this.project(layer.self.o, layer.self.ad, x, ctx, M);
       // cross-attention: encoder padding mask, no position bias
-      k.rmsnorm_f32(h, 0, x, layer.ln1, M, C, eps);
-      layer.cross.q.forward(q, h, M);
-      const ekv = cross(l);
-      this.attention(ctx, q, ekv, ekv + I * 4, 0, encMask, B, Tq, Te, MaskKind.none, {
-        qsB: Tq * I,
-        qsT: I,
-        ksB: Te * 2 * I,
-        ksT: 2 * I,
-      });
-      layer.cross.o.forward(x, ctx, M, Epilogue.residual, x);
+      if (layer.cross && cross) {
+        k.rmsnorm_f32(h, 0, x, layer.cross.ln, M, C, eps);
+        layer.cross.attn.q.forward(q, h, M);
+        const ekv = cross.kv(l);
+        this.attention(ctx, q, ekv, ekv + I * 4, 0, cross.mask, B, Tq, cross.Te, MaskKind.none, {
+          qsB: Tq * I,
+          qsT: I,
+          ksB: cross.Te * 2 * I,
+          ksT: 2 * I,
+        });
+        this.project(layer.cross.attn.o, layer.cross.attn.ad, x, ctx, M);
+      }
       // feed-forward
-      k.rmsnorm_f32(h, 0, x, layer.ln2, M, C, eps);
+      k.rmsnorm_f32(h, 0, x, layer.lnFf, M, C, eps);
       this.feedForward(layer.ff, x, h, M, ffBufs);
     });
     k.rmsnorm_f32(h, 0, x, this.decFinalLn, M, C, eps);
-    const last = arena.readF32(h, M * C);
-    hidden?.push(last);
+    const Tout = Tq - headFrom;
+    const Mout = B * Tout;
+    if (headFrom === 0) {
+      const last = arena.readF32(h, M * C);
+      hidden?.push(last);
+      return { logits: this.lmHead(h, M), last };
+    }
+    if (hidden) hidden.push(arena.readF32(h, M * C));
+    if (Mout === 0) return { logits: new Float32Array(0), last: new Float32Array(0) };
+    // rows b·Tq + headFrom … b·Tq + Tq − 1 of h, gathered into [B,Tout,C]
+    const hv = arena.f32(h, M * C);
+    const rows = new Float32Array(Mout * C);
+    for (let b = 0; b < B; b++)
+      rows.set(hv.subarray((b * Tq + headFrom) * C, (b + 1) * Tq * C), b * Tout * C);
+    const hr = arena.put(rows); // [B,Tout,C]
+    return { logits: this.lmHead(hr, Mout), last: rows };
+  }
+
+  /** Logits [M,V] (a copy) of final hidden states h [M,C] (scaled in place by d_model^-0.5 when configured). */
+  private lmHead(h: number, M: number): Float32Array {
+    const c = this.config;
+    const { arena } = this.rt;
+    const C = c.dModel;
+    const V = c.vocabSize;
     if (c.scaleDecoderOutputs) {
       const s = Math.fround(C ** -0.5);
       const hv = arena.f32(h, M * C);
       for (let i = 0; i < hv.length; i++) hv[i] *= s;
     }
-    const logits = arena.allocF32(M * V); // [B,Tq,V]
+    const logits = arena.allocF32(M * V); // [M,V]
     this.head.forward(logits, h, M);
-    return { logits: arena.readF32(logits, M * V), last };
+    return arena.readF32(logits, M * V);
+  }
+
+  /** x [M,C] += adapter(inp·Wᵀ) (no adapter: one GEMM with the residual fused). */
+  private project(l: Linear, ad: AdapterLayer | undefined, x: number, inp: number, M: number): void {
+    if (!ad) {
+      l.forward(x, inp, M, Epilogue.residual, x);
+      return;
+    }
+    const { arena, k } = this.rt;
+    const C = this.config.dModel;
+    const mark = arena.mark();
+    const z = arena.allocF32(M * C); // [M,C]
+    l.forward(z, inp, M);
+    ad.apply(z, M);
+    k.add_f32(x, x, z, M * C);
+    arena.reset(mark);
   }
 
   /** out [B,Tq,I] = attention over H heads of size D (scale 1, as T5), strided q/k/v. */
@@ -826,7 +1135,7 @@ export class T5Model {
     Tq: number,
     Tk: number,
     maskKind: number,
-    s: { qsB: number; qsT: number; ksB: number; ksT: number },
+    s: { qsB: number; qsT: number; ksB: number; ksT: number; prefixLen?: number },
   ): void {
     const { arena, k } = this.rt;
     const H = this.config.numHeads;
@@ -850,7 +1159,7 @@ export class T5Model {
       D,
       1,
       maskKind,
-      0,
+      s.prefixLen ?? 0,
       s.qsB,
       s.qsT,
       s.ksB,
@@ -872,7 +1181,7 @@ export class T5Model {
     };
   }
 
-  /** x [M,C] += wo(act(wi(h))), or gated: wo(gelu_tanh(wi_0 h) · wi_1 h). */
+  /** x [M,C] += wo(act(wi(h))), or gated: wo(gelu_tanh(wi_0 h) · wi_1 h) (then the adapter, if any). */
   private feedForward(
     ff: FeedForward,
     x: number,
@@ -887,7 +1196,7 @@ export class T5Model {
     } else {
       ff.wi.forward(bufs.act, h, M, this.ffEpilogue);
     }
-    ff.wo.forward(x, bufs.act, M, Epilogue.residual, x);
+    this.project(ff.wo, ff.ad, x, bufs.act, M);
   }
 
   /** y [n,C] = shared[ids]; throws naming the ids outside the vocabulary. */

@@ -33,7 +33,7 @@ import {
 } from "../models/adapters.ts";
 import { shiftRight, type T5Input } from "../models/t5.ts";
 import { isT5LanguageModel, type T5Architecture, type T5Config } from "../models/t5-config.ts";
-import { lmAttention, lmSequence, t5Sublayers } from "../models/t5-lm.ts";
+import { architectureMismatch, lmAttention, lmSequence, t5Sublayers } from "../models/t5-lm.ts";
 import { CheckpointError, type TensorStore } from "../models/tensors.ts";
 import { Epilogue, IGNORE_INDEX, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
@@ -376,6 +376,8 @@ export class T5Trainer extends TrainerBase<T5Batch, T5TrainOutput, RunOptions> {
           adapterNames.push(n);
         }
 
+    const mismatch = store && architectureMismatch(c, store.names());
+    if (mismatch) throw new CheckpointError(`training checkpoint: ${mismatch}`);
     const params = new ParamStore(rt, specs);
     this.params = params;
     const factor = opts.initializerFactor ?? 1;

@@ -304,7 +304,7 @@ describe("T5 LM training", () => {
         d_ff: 64,
         num_layers: 2,
         num_heads: 4,
-        relative_attention_num_buckets: 8,
+        relative_attention_num_buckets: 32,
         relative_attention_max_distance: 16,
         feed_forward_proj: "gated-gelu",
       });
