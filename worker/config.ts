@@ -48,7 +48,8 @@ export const TASKS = ["embeddings", "fill-mask", "classify", "next-sentence", "g
 export type ApiTask = (typeof TASKS)[number];
 
 /** One served model. `source`: "bundle:<folder>" (files embedded in the worker; under Node, a folder
- * below MODELS_DIR), "r2:<key prefix>" (the MODELS_BUCKET binding) or "dir:<path>" (Node only). */
+ * below MODELS_DIR), "r2:<key prefix>" (the MODELS_BUCKET binding) or "dir:<path>" (Node only);
+ * `adapters`: adapter folders from the same kinds of source, which requests name. */
 export const ModelSpecSchema = z
   .object({
     name: z.string().min(1).max(100),
@@ -66,6 +67,21 @@ export const ModelSpecSchema = z
     extra_weights: z.array(z.string().min(1)).optional(),
     /** Keys merged over config.json (e.g. architectures and id2label for an added head). */
     config: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * Adapter folders (adapter_config.json + adapter.safetensors, see src/models/adapters.ts) a request
+     * may name in its "adapter" field, by name → source; each is loaded on top of this model on first use.
+     */
+    adapters: z
+      .record(
+        z.string().regex(/^[\w.-]{1,64}$/, "adapter names are 1-64 letters, digits, _ . -"),
+        z
+          .string()
+          .regex(
+            /^(bundle|r2|dir):.+/,
+            'adapter source must be "bundle:<folder>", "r2:<prefix>" or "dir:<path>"',
+          ),
+      )
+      .optional(),
     description: z.string().optional(),
   })
   .strict();

@@ -25,21 +25,32 @@ export interface Vars {
 export type AppEnv = { Bindings: Bindings; Variables: Vars };
 export type Ctx = Context<AppEnv>;
 
-/** Loads the model for a task and returns it with a timed copy of its pipeline. */
+/**
+ * Loads the model for a task (with the named adapter on top, when the request names one) and returns it
+ * with a timed copy of its pipeline.
+ */
 export async function useModel<A extends LoadedModel["arch"]>(
   c: Ctx,
   task: ApiTask,
   name: string | undefined,
   arch: A,
+  adapter?: string,
 ): Promise<Extract<LoadedModel, { arch: A }>> {
   const { config, registry } = c.var;
-  const spec = resolveModel(config, task, name);
-  c.set("modelName", spec.name);
+  const spec = resolveModel(config, task, name, adapter);
+  c.set("modelName", adapter === undefined ? spec.name : `${spec.name}+${adapter}`);
   const start = performance.now();
   try {
-    const m = await registry.get(spec, c.env ?? {}, config);
+    const m = await registry.get(spec, c.env ?? {}, config, adapter);
+    const what = adapter === undefined ? `model ${spec.name}` : `model ${spec.name} with adapter ${adapter}`;
     if (m.arch !== arch)
-      throw new ApiError(422, "unsupported_task", `model ${spec.name} (${m.arch}) does not serve ${task}`);
+      throw new ApiError(422, "unsupported_task", `${what} (${m.arch}) does not serve ${task}`);
+    if (adapter !== undefined && !m.tasks.includes(task))
+      throw new ApiError(
+        422,
+        "unsupported_task",
+        `${what} does not serve ${task} (it serves ${m.tasks.join(", ")})`,
+      );
     const timer = new PhaseTimer();
     c.set("timer", timer);
     return { ...m, pipeline: timer.pipeline(m.pipeline) } as Extract<LoadedModel, { arch: A }>;

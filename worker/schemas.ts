@@ -11,6 +11,11 @@ const modelName = z
   .min(1)
   .optional()
   .meta({ description: "Model name (GET /v1/models); default: the first model serving this task" });
+const adapterName = z
+  .string()
+  .regex(/^[\w.-]{1,64}$/, "must be an adapter name (letters, digits, _ . -)")
+  .optional()
+  .meta({ description: "Adapter to apply on top of the model (its adapters: GET /v1/models)" });
 const topK = (fallback: number) =>
   z
     .number()
@@ -28,6 +33,7 @@ export const EmbeddingsRequest = z
   .object({
     input: texts.meta({ description: "Text or list of texts to embed" }),
     model: modelName,
+    adapter: adapterName,
     encoding_format: z.enum(["float", "base64"]).default("float").meta({
       description:
         "float: arrays of numbers; base64: little-endian float32 bytes (as OpenAI's clients ask for)",
@@ -59,6 +65,7 @@ export const FillMaskRequest = z
   .object({
     inputs: texts.meta({ description: "Text(s) with one or more mask tokens ([MASK])" }),
     model: modelName,
+    adapter: adapterName,
     top_k: topK(5),
   })
   .strict()
@@ -88,6 +95,7 @@ export const ClassifyRequest = z
     inputs: texts.meta({ description: "Text(s) to classify" }),
     text_pair: texts.optional().meta({ description: "Second text of each input (same count as inputs)" }),
     model: modelName,
+    adapter: adapterName,
     top_k: topK(1),
     multi_label: z.boolean().optional().meta({ description: "Sigmoid per label instead of softmax" }),
   })
@@ -111,6 +119,7 @@ export const NextSentenceRequest = z
   .object({
     inputs: z.union([SentencePair, z.array(SentencePair).min(1, "must not be empty")]),
     model: modelName,
+    adapter: adapterName,
   })
   .strict()
   .meta({ id: "NextSentenceRequest" });
@@ -128,6 +137,7 @@ export const GenerateRequest = z
   .object({
     inputs: texts.meta({ description: "Input text(s), e.g. a T5 task prefix and text" }),
     model: modelName,
+    adapter: adapterName,
     max_new_tokens: z
       .number()
       .int()
@@ -186,6 +196,10 @@ export const ModelObject = z
     load_ms: z.number().optional(),
     error: z.string().optional(),
     description: z.string().optional(),
+    adapters: z
+      .array(z.string())
+      .optional()
+      .meta({ description: "Adapters a request may name (field adapter)" }),
   })
   .meta({ id: "Model" });
 

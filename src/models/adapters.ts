@@ -273,8 +273,9 @@ class OverlayStore extends TensorStore {
 
 /**
  * The base model's tensors overlaid by an adapter's (adapter tensors added; trained layer norms and head
- * replacing the base's). Every adapter tensor that replaces a base tensor must have its shape; an int8
- * base tensor replaced by an f32 one drops its `_scale`.
+ * replacing the base's). Every adapter tensor that replaces a base tensor must have its shape, except a
+ * classification / QA head, which may replace one of another size; an int8 base tensor replaced by an
+ * f32 one drops its `_scale`.
  */
 export function overlayTensors(base: TensorStore, adapter: TensorStore): TensorStore {
   const problems: string[] = [];
@@ -285,6 +286,8 @@ export function overlayTensors(base: TensorStore, adapter: TensorStore): TensorS
     }
     const a = adapter.shape(n);
     const b = base.shape(n);
+    // a task head may replace the base's head of another size (e.g. other labels)
+    if (isHeadTensor(n) && n !== "lm_head.weight") continue;
     if (a.length !== b.length || a.some((d, i) => d !== b[i]))
       problems.push(`${n} is [${a.join(",")}] but [${b.join(",")}] in the base model`);
   }

@@ -3,7 +3,8 @@
 // model.safetensors.index.json, plus extra files such as a classification head), the tokenizer files,
 // then a short warm-up so the first real request does not pay for cold kernels. An adapter folder
 // (adapter_config.json + adapter.safetensors, src/models/adapters.ts) may be loaded on top: checked
-// against the base, its tensors overlaid on the base's and its task settings (labels) on the config.
+// against the base, its tensors overlaid on the base's and its task settings (labels) on the config
+// (after configOverrides: the adapter's head and labels go together).
 // Pure: no Node imports.
 import { SafetensorsFile } from "../io/safetensors.ts";
 import {
@@ -117,6 +118,7 @@ export async function loadModel(
 ): Promise<LoadedModel> {
   const readTok = opts.readTokenizer ?? read;
   let config = { ...parseJson(await required(read, "config.json", "model config"), "config.json") };
+  Object.assign(config, opts.configOverrides ?? {});
   let adapter: { config: AdapterConfig; file: SafetensorsFile; fileBytes: number } | undefined;
   if (opts.adapter) {
     const cfgBytes = await required(opts.adapter, ADAPTER_CONFIG_FILE, "adapter");
@@ -134,7 +136,6 @@ export async function loadModel(
     adapter = { config: cfg, file, fileBytes: cfgBytes.byteLength + bytes.byteLength };
     config = adaptedConfig(config, cfg);
   }
-  Object.assign(config, opts.configOverrides ?? {});
   const names = [...(await weightFiles(read)), ...(opts.extraWeights ?? [])];
   let fileBytes = 0;
   const files: SafetensorsFile[] = [];

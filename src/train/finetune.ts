@@ -16,7 +16,7 @@
 // One thread.
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { writeSafetensors } from "../io/safetensors.ts";
 import {
   ADAPTER_CONFIG_FILE,
@@ -659,7 +659,7 @@ async function writeOutput(
   await writeFileAtomic(join(out, ADAPTER_CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
   await writeFileAtomic(
     join(out, ADAPTER_WEIGHTS_FILE),
-    writeSafetensors(tensors, { format: "pt", base_model: settings.model }),
+    writeSafetensors(tensors, { format: "pt", base_model: basename(resolve(settings.model)) }),
   );
   return [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE];
 }

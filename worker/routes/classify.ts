@@ -18,7 +18,7 @@ export const classifyRoute = new Hono<AppEnv>().post("/classify", jsonBody(Class
     );
   checkBatch(c, texts.length);
   checkTopK(c, body.top_k);
-  const m = await useModel(c, "classify", body.model, "bert");
+  const m = await useModel(c, "classify", body.model, "bert", body.adapter);
   checkTokens(c, m, texts, pairs);
   const r = classify(m.pipeline, texts, { topK: body.top_k, pairs, multiLabel: body.multi_label });
   return c.json(Array.isArray(body.inputs) ? r : r[0]);

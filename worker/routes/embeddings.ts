@@ -17,7 +17,7 @@ export const embeddings = new Hono<AppEnv>().post("/embeddings", jsonBody(Embedd
   const body = c.req.valid("json");
   const texts = asList(body.input);
   checkBatch(c, texts.length);
-  const m = await useModel(c, "embeddings", body.model, "bert");
+  const m = await useModel(c, "embeddings", body.model, "bert", body.adapter);
   const counts = checkTokens(c, m, texts);
   const r = embed(m.pipeline, texts, { pooling: body.pooling, normalize: body.normalize });
   const tokens = counts.reduce((a, b) => a + b, 0);

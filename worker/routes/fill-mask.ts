@@ -11,7 +11,7 @@ export const fillMaskRoute = new Hono<AppEnv>().post("/fill-mask", jsonBody(Fill
   const texts = asList(body.inputs);
   checkBatch(c, texts.length);
   checkTopK(c, body.top_k);
-  const m = await useModel(c, "fill-mask", body.model, "bert");
+  const m = await useModel(c, "fill-mask", body.model, "bert", body.adapter);
   checkTokens(c, m, texts);
   const perText = fillMask(m.pipeline, texts, { topK: body.top_k }).map((masks) =>
     masks.length === 1 ? masks[0] : masks,

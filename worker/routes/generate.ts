@@ -41,7 +41,7 @@ export const generateRoute = new Hono<AppEnv>().post("/generate", jsonBody(Gener
     topP: body.top_p,
     seed: body.seed,
   };
-  const m = await useModel(c, "generate", body.model, "t5");
+  const m = await useModel(c, "generate", body.model, "t5", body.adapter);
   checkTokens(c, m, texts);
   if (!body.stream) {
     const r = generateTexts(m.pipeline, texts, opts);

@@ -26,6 +26,7 @@ function modelObject(c: Ctx, spec: ModelSpec) {
       : {}),
     ...(info.error && info.state === "failed" ? { error: info.error } : {}),
     ...(spec.description ? { description: spec.description } : {}),
+    ...(spec.adapters ? { adapters: Object.keys(spec.adapters) } : {}),
   };
 }
 

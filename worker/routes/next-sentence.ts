@@ -12,7 +12,7 @@ export const nextSentenceRoute = new Hono<AppEnv>().post(
     const body = c.req.valid("json");
     const pairs = asList(body.inputs);
     checkBatch(c, pairs.length);
-    const m = await useModel(c, "next-sentence", body.model, "bert");
+    const m = await useModel(c, "next-sentence", body.model, "bert", body.adapter);
     checkTokens(
       c,
       m,
