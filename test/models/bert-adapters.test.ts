@@ -187,6 +187,16 @@ describe("adapter format helpers", () => {
     expect(() => overlayTensors(base, wrong)).toThrow(
       /LayerNorm\.weight is \[32\] but \[64\] in the base model/,
     );
+    // a classification head may replace the base's head of another size (other labels)
+    const head3 = overlayTensors(
+      base,
+      store({ "classifier.weight": new Float32Array(192) }, { "classifier.weight": [3, 64] }),
+    );
+    const head2 = overlayTensors(
+      head3,
+      store({ "classifier.weight": new Float32Array(128) }, { "classifier.weight": [2, 64] }),
+    );
+    expect(head2.shape("classifier.weight")).toEqual([2, 64]);
     const alien = store({ "foo.weight": new Float32Array(2) }, { "foo.weight": [2] });
     expect(() => overlayTensors(base, alien)).toThrow(/foo\.weight is not in the base model/);
   });
