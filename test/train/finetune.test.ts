@@ -251,6 +251,18 @@ describe("finetune: resume, divergence, settings", () => {
     await expect(run).rejects.toThrow(/loss is NaN at step 4.*last good checkpoint: .*checkpoint-2/);
   });
 
+  it("--epochs sets the step count from the batches per epoch", async () => {
+    const r = await finetune(opts("epochs", { steps: undefined, epochs: 1.5, evalEvery: 0 }));
+    expect(r.steps).toBe(18); // 96 examples / batch 8 = 12 steps per epoch
+    const state = JSON.parse(readFileSync(join(r.checkpoint, "trainer_state.json"), "utf8"));
+    expect(state).toMatchObject({
+      step: 18,
+      epoch: 1,
+      index: 6,
+      settings: { epochs: 1.5, steps: 18, warmup: 2 },
+    });
+  });
+
   it("reports bad settings and data clearly", async () => {
     const bad = async (out: string, extra: Partial<FinetuneOptions>, re: RegExp) => {
       const p = finetune(opts(out, extra));
