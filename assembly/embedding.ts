@@ -83,6 +83,74 @@ export function embed_q8_f32(
   return bad;
 }
 
+/**
+ * embed_q8_f32 with a block-multiplier token table (quantize_weights_i8b): tokQ [V,C] i8, tokUnits [V]
+ * f32, tokMults [V, ceil(C/8)] i8; element (v, c) ≈ tokQ[v,c] · (tokUnits[v] · tokMults[v, c/8]).
+ * Returns the number of ids out of range (their rows are zero).
+ */
+export function embed_q8b_f32(
+  y: usize, ids: usize, posIds: usize, segIds: usize, tokQ: usize, tokUnits: usize, tokMults: usize,
+  pos: usize, seg: usize, T: i32, C: i32, V: i32, P: i32, S: i32,
+): i32 {
+  const nb = (C + 7) >> 3;
+  let bad = 0;
+  for (let t = 0; t < T; t++) {
+    const yr = y + ((<usize>t * C) << 2);
+    memory.fill(yr, 0, <usize>C << 2);
+    const id = load<i32>(ids + (<usize>t << 2));
+    const p = posIds ? load<i32>(posIds + (<usize>t << 2)) : 0;
+    const s = segIds ? load<i32>(segIds + (<usize>t << 2)) : 0;
+    if (<u32>id >= <u32>V || (posIds && <u32>p >= <u32>P) || (segIds && <u32>s >= <u32>S)) {
+      bad++;
+      continue;
+    }
+    const q = tokQ + <usize>id * C;
+    const u = load<f32>(tokUnits + (<usize>id << 2));
+    const mrow = tokMults + <usize>id * nb;
+    let c = 0;
+    for (; c + 8 <= C; c += 8) {
+      const vs = f32x4.splat(u * <f32>load<i8>(mrow + (c >> 3)));
+      const w = v128.load8x8_s(q + <usize>c); // 8 × i16
+      const o = <usize>c << 2;
+      v128.store(yr + o, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(w)), vs));
+      v128.store(yr + o, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(w)), vs), 16);
+    }
+    for (; c < C; c++) {
+      store<f32>(yr + (<usize>c << 2), <f32>load<i8>(q + <usize>c) * (u * <f32>load<i8>(mrow + (c >> 3))));
+    }
+    if (posIds) addRow(yr, pos, p, C);
+    if (segIds) addRow(yr, seg, s, C);
+  }
+  return bad;
+}
+
+/** Scalar reference for embed_q8b_f32 (same arguments and result). */
+export function embed_q8b_f32_ref(
+  y: usize, ids: usize, posIds: usize, segIds: usize, tokQ: usize, tokUnits: usize, tokMults: usize,
+  pos: usize, seg: usize, T: i32, C: i32, V: i32, P: i32, S: i32,
+): i32 {
+  const nb = (C + 7) >> 3;
+  let bad = 0;
+  for (let t = 0; t < T; t++) {
+    const id = load<i32>(ids + (<usize>t << 2));
+    const p = posIds ? load<i32>(posIds + (<usize>t << 2)) : 0;
+    const s = segIds ? load<i32>(segIds + (<usize>t << 2)) : 0;
+    const ok = !(<u32>id >= <u32>V || (posIds && <u32>p >= <u32>P) || (segIds && <u32>s >= <u32>S));
+    if (!ok) bad++;
+    for (let c = 0; c < C; c++) {
+      let v: f32 = 0;
+      if (ok) {
+        const scale = load<f32>(tokUnits + (<usize>id << 2)) * <f32>load<i8>(tokMults + <usize>id * nb + (c >> 3));
+        v = <f32>load<i8>(tokQ + <usize>id * C + c) * scale;
+        if (posIds) v += load<f32>(pos + ((<usize>p * C + c) << 2));
+        if (segIds) v += load<f32>(seg + ((<usize>s * C + c) << 2));
+      }
+      store<f32>(y + ((<usize>t * C + c) << 2), v);
+    }
+  }
+  return bad;
+}
+
 // ---- backward ------------------------------------------------------------------------------------
 
 /**

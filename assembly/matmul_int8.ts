@@ -3,7 +3,7 @@
 // products in i32x4.dot_i16x8_s, int32 accumulation,
 // f32 out. Weights packed once (pack_weights_i8). Register tile: 4 rows × 8 columns of i32x4.
 import { epiRef } from "./epilogue";
-import { quantize_rows_i16 } from "./quant";
+import { QBLOCK, quantize_rows_i16 } from "./quant";
 import { storeTile8 } from "./matmul_store";
 
 /** 4 rows × 8 columns over all k pairs. xq rows are i16 pairs; bp walks the packed panel. */
@@ -131,6 +131,243 @@ export function matmul_i8_ref(
         acc += <i64>load<i16>(xq + ((<usize>m * K2 + k) << 1)) * <i64>load<i8>(wq + <usize>n * K + k);
       }
       let v: f32 = (<f32>acc * load<f32>(xs + (<usize>m << 2))) * load<f32>(scales + (<usize>n << 2));
+      if (bias) v += load<f32>(bias + (<usize>n << 2));
+      const o = (<usize>m * N + n) << 2;
+      if (preact) store<f32>(preact + o, v);
+      store<f32>(y + o, <f32>epiRef(<f64>v, epilogue, residual + o));
+    }
+  }
+}
+
+// ---- block multipliers (quantize_weights_i8b) ------------------------------------------------------
+// Same panels and per-column scales (the row units), plus one i8 multiplier per (column, block of
+// QBLOCK = 8 k = 4 pairs). Mp: [panels][blocks][8]. For 4 or more rows each panel is first widened to
+// i16 and multiplied once into scratch (q·m ≤ 2032 fits i16), so the 4×8 tile just loads it: fewer live
+// registers than multiplying in the loop (which spilled and ran 2× slower). Single rows multiply inline.
+
+/** Multipliers of one panel block, widened to the i16 lane order of the low / high weight halves. */
+@inline function multLanes(mp: usize): v128 {
+  const m = v128.load64_zero(mp);
+  return i8x16.shuffle(m, m, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+}
+
+/** Widens one packed panel to i16 and applies its multipliers: wide[pairs][2 halves] v128. */
+function expandPanel(wide: usize, panel: usize, mpanel: usize, pairs: i32): void {
+  let bp = panel;
+  let dst = wide;
+  let mp = mpanel;
+  const end = panel + (<usize>pairs << 4);
+  const fullEnd = panel + (<usize>(pairs & ~3) << 4);
+  while (bp < fullEnd) {
+    const mv = multLanes(mp);
+    const ml = i16x8.extend_low_i8x16_u(mv);
+    const mh = i16x8.extend_high_i8x16_u(mv);
+    let w = v128.load(bp);
+    v128.store(dst, i16x8.mul(i16x8.extend_low_i8x16_s(w), ml));
+    v128.store(dst, i16x8.mul(i16x8.extend_high_i8x16_s(w), mh), 16);
+    w = v128.load(bp, 16);
+    v128.store(dst, i16x8.mul(i16x8.extend_low_i8x16_s(w), ml), 32);
+    v128.store(dst, i16x8.mul(i16x8.extend_high_i8x16_s(w), mh), 48);
+    w = v128.load(bp, 32);
+    v128.store(dst, i16x8.mul(i16x8.extend_low_i8x16_s(w), ml), 64);
+    v128.store(dst, i16x8.mul(i16x8.extend_high_i8x16_s(w), mh), 80);
+    w = v128.load(bp, 48);
+    v128.store(dst, i16x8.mul(i16x8.extend_low_i8x16_s(w), ml), 96);
+    v128.store(dst, i16x8.mul(i16x8.extend_high_i8x16_s(w), mh), 112);
+    bp += 64;
+    dst += 128;
+    mp += 8;
+  }
+  if (bp < end) {
+    const mv = multLanes(mp);
+    const ml = i16x8.extend_low_i8x16_u(mv);
+    const mh = i16x8.extend_high_i8x16_u(mv);
+    for (; bp < end; bp += 16) {
+      const w = v128.load(bp);
+      v128.store(dst, i16x8.mul(i16x8.extend_low_i8x16_s(w), ml));
+      v128.store(dst, i16x8.mul(i16x8.extend_high_i8x16_s(w), mh), 16);
+      dst += 32;
+    }
+  }
+}
+
+/** 4 rows × 8 columns over a widened panel (expandPanel). */
+@inline function tile4x8_wide(
+  y: usize, preact: usize, xq: usize, xs: usize, wide: usize, sp: usize, bias: usize, residual: usize,
+  m: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
+): void {
+  let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
+  let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+  const rowBytes = <usize>pairs << 2;
+  let xp = xq + <usize>m * rowBytes;
+  const xEnd = xp + rowBytes;
+  let bp = wide;
+  while (xp < xEnd) {
+    const wl = v128.load(bp);
+    const wh = v128.load(bp, 16);
+    let a = v128.load32_splat(xp);
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a, wl));
+    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a, wh));
+    a = v128.load32_splat(xp + rowBytes);
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a, wl));
+    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a, wh));
+    a = v128.load32_splat(xp + 2 * rowBytes);
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a, wl));
+    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a, wh));
+    a = v128.load32_splat(xp + 3 * rowBytes);
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a, wl));
+    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a, wh));
+    xp += 4;
+    bp += 32;
+  }
+  const s0 = v128.load(sp + (<usize>n0 << 2));
+  const s1 = v128.load(sp + (<usize>n0 << 2), 16);
+  storeRowI8(y, preact, xs, bias, residual, m, n0, N, c00, c01, s0, s1, epilogue);
+  storeRowI8(y, preact, xs, bias, residual, m + 1, n0, N, c10, c11, s0, s1, epilogue);
+  storeRowI8(y, preact, xs, bias, residual, m + 2, n0, N, c20, c21, s0, s1, epilogue);
+  storeRowI8(y, preact, xs, bias, residual, m + 3, n0, N, c30, c31, s0, s1, epilogue);
+}
+
+/** 1 row × 8 columns over a widened panel, two pairs at a time into independent accumulators. */
+@inline function row1x8_wide(
+  y: usize, preact: usize, xq: usize, xs: usize, wide: usize, sp: usize, bias: usize, residual: usize,
+  m: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
+): void {
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), b0 = i32x4.splat(0), b1 = i32x4.splat(0);
+  const xr = xq + ((<usize>m * pairs) << 2);
+  let bp = wide;
+  let kp = 0;
+  for (; kp + 2 <= pairs; kp += 2) {
+    let a = v128.load32_splat(xr + (<usize>kp << 2));
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(a, v128.load(bp)));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(a, v128.load(bp, 16)));
+    a = v128.load32_splat(xr + (<usize>kp << 2), 4);
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(a, v128.load(bp, 32)));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(a, v128.load(bp, 48)));
+    bp += 64;
+  }
+  if (kp < pairs) {
+    const a = v128.load32_splat(xr + (<usize>kp << 2));
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(a, v128.load(bp)));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(a, v128.load(bp, 16)));
+  }
+  const s0 = v128.load(sp + (<usize>n0 << 2));
+  const s1 = v128.load(sp + (<usize>n0 << 2), 16);
+  storeRowI8(y, preact, xs, bias, residual, m, n0, N, i32x4.add(a0, b0), i32x4.add(a1, b1), s0, s1, epilogue);
+}
+
+/** One row × 8 columns straight from the int8 panel (fewer than 4 rows: decoding): each block's 4 pairs
+ * into fresh accumulators, which are then multiplied by the block's multipliers (i32 lanes). */
+@inline function row1x8_i8b(
+  y: usize, preact: usize, xq: usize, xs: usize, panel: usize, sp: usize, mpanel: usize, bias: usize,
+  residual: usize, m: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
+): void {
+  let t0 = i32x4.splat(0), t1 = i32x4.splat(0);
+  const xr = xq + ((<usize>m * pairs) << 2);
+  let bp = panel;
+  let mp = mpanel;
+  let kp = 0;
+  for (; kp + 4 <= pairs; kp += 4) {
+    const xo = xr + (<usize>kp << 2);
+    let w = v128.load(bp);
+    let a = v128.load32_splat(xo);
+    let a0 = i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w));
+    let a1 = i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w));
+    w = v128.load(bp, 16);
+    a = v128.load32_splat(xo, 4);
+    let b0 = i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w));
+    let b1 = i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w));
+    w = v128.load(bp, 32);
+    a = v128.load32_splat(xo, 8);
+    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
+    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
+    w = v128.load(bp, 48);
+    a = v128.load32_splat(xo, 12);
+    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
+    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
+    const mv = i16x8.extend_low_i8x16_u(v128.load64_zero(mp));
+    t0 = i32x4.add(t0, i32x4.mul(i32x4.add(a0, b0), i32x4.extend_low_i16x8_u(mv)));
+    t1 = i32x4.add(t1, i32x4.mul(i32x4.add(a1, b1), i32x4.extend_high_i16x8_u(mv)));
+    bp += 64;
+    mp += 8;
+  }
+  if (kp < pairs) {
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0);
+    for (; kp < pairs; kp++) {
+      const w = v128.load(bp);
+      const a = v128.load32_splat(xr + (<usize>kp << 2));
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
+      bp += 16;
+    }
+    const mv = i16x8.extend_low_i8x16_u(v128.load64_zero(mp));
+    t0 = i32x4.add(t0, i32x4.mul(a0, i32x4.extend_low_i16x8_u(mv)));
+    t1 = i32x4.add(t1, i32x4.mul(a1, i32x4.extend_high_i16x8_u(mv)));
+  }
+  const s0 = v128.load(sp + (<usize>n0 << 2));
+  const s1 = v128.load(sp + (<usize>n0 << 2), 16);
+  storeRowI8(y, preact, xs, bias, residual, m, n0, N, t0, t1, s0, s1, epilogue);
+}
+
+/** Bytes of matmul_i8b's scratch: the quantized activations [M, 2·ceil(K/2)] i16, then one widened panel. */
+export function scratch_size_i8b(M: i32, K: i32): i32 {
+  const pairs = (K + 1) >> 1;
+  return ((M * pairs * 4 + 15) & ~15) + pairs * 32;
+}
+
+/**
+ * Y[M,N] = epilogue(X[M,K] · Wᵀ + b) with block-multiplier int8 weights (quantize_weights_i8b).
+ * As matmul_i8, except: xq is scratch of scratch_size_i8b(M, K) bytes (16-aligned); sp holds the packed
+ * row units; mp the packed multipliers (pack_mults_i8b).
+ */
+export function matmul_i8b(
+  y: usize, preact: usize, xq: usize, xs: usize, x: usize, wp: usize, sp: usize, mp: usize, bias: usize,
+  residual: usize, M: i32, K: i32, N: i32, epilogue: i32,
+): void {
+  quantize_rows_i16(xq, xs, x, M, K);
+  const pairs = (K + 1) >> 1;
+  const panels = (N + 7) >> 3;
+  const panelBytes = <usize>pairs << 4;
+  const multBytes = <usize>((K + QBLOCK - 1) / QBLOCK) << 3;
+  const wide = xq + ((<usize>M * pairs * 4 + 15) & ~15);
+  let mc = (65536 / max(pairs, 1)) & ~3;
+  if (mc < 4) mc = 4;
+  for (let m0 = 0; m0 < M; m0 += mc) {
+    const mEnd = min(M, m0 + mc);
+    for (let p = 0; p < panels; p++) {
+      const panel = wp + <usize>p * panelBytes;
+      const mpanel = mp + <usize>p * multBytes;
+      const n0 = p << 3;
+      let m = m0;
+      if (mEnd - m0 >= 4) {
+        expandPanel(wide, panel, mpanel, pairs);
+        for (; m + 4 <= mEnd; m += 4) tile4x8_wide(y, preact, xq, xs, wide, sp, bias, residual, m, pairs, N, n0, epilogue);
+        for (; m < mEnd; m++) row1x8_wide(y, preact, xq, xs, wide, sp, bias, residual, m, pairs, N, n0, epilogue);
+      } else {
+        for (; m < mEnd; m++) row1x8_i8b(y, preact, xq, xs, panel, sp, mpanel, bias, residual, m, pairs, N, n0, epilogue);
+      }
+    }
+  }
+}
+/**
+ * Scalar reference over unpacked wq[N,K] i8, units[N] f32 and mults[N, ceil(K/QBLOCK)] i8: the same
+ * activation quantization, exact integer sums of x·q·m, then (acc · xs) · u + b and an f64 epilogue.
+ */
+export function matmul_i8b_ref(
+  y: usize, preact: usize, xq: usize, xs: usize, x: usize, wq: usize, units: usize, mults: usize, bias: usize,
+  residual: usize, M: i32, K: i32, N: i32, epilogue: i32,
+): void {
+  quantize_rows_i16(xq, xs, x, M, K);
+  const K2 = ((K + 1) >> 1) << 1;
+  const nb = (K + QBLOCK - 1) / QBLOCK;
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let acc: i64 = 0;
+      for (let k = 0; k < K; k++) {
+        const wk = <i64>load<i8>(wq + <usize>n * K + k) * <i64>load<i8>(mults + <usize>n * nb + k / QBLOCK);
+        acc += <i64>load<i16>(xq + ((<usize>m * K2 + k) << 1)) * wk;
+      }
+      let v: f32 = (<f32>acc * load<f32>(xs + (<usize>m << 2))) * load<f32>(units + (<usize>n << 2));
       if (bias) v += load<f32>(bias + (<usize>n << 2));
       const o = (<usize>m * N + n) << 2;
       if (preact) store<f32>(preact + o, v);

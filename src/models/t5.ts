@@ -29,9 +29,15 @@ import type { Arena } from "../runtime/arena.ts";
 import { Epilogue, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
 import { AdapterLayer, adapterBottleneck, adapterTensorShapes } from "./adapters.ts";
-import { loadLinear, weightF32 } from "./bert.ts";
+import { weightF32 } from "./bert.ts";
 import { Linear, type WeightDType } from "./linear.ts";
-import { quantizeRows } from "./quantize.ts";
+import {
+  isQuantSideTensor,
+  type QuantizedWeight,
+  quantizeWeight,
+  readQuantized,
+  T5_INT8_SCHEME,
+} from "./quantize.ts";
 import { relativePositionBias } from "./relative-position.ts";
 import { isT5LanguageModel, type T5Config } from "./t5-config.ts";
 import { architectureMismatch, lmAttention, lmPrefix, t5Sublayers } from "./t5-lm.ts";
@@ -317,7 +323,8 @@ export class T5Model {
   /** Bytes of wasm memory the weights occupy. */
   readonly weightBytes: number;
   private readonly tok: number; // [V,C] f32, or int8 rows when tokScales is set
-  private readonly tokScales: number; // [V] f32 row scales of an int8 token table, else 0
+  private readonly tokScales: number; // [V] f32 row scales (or units) of an int8 token table, else 0
+  private readonly tokMults: number; // [V, ceil(C/8)] i8 block multipliers of a "block" int8 table, else 0
   private readonly encRelBias: Float32Array; // [numBuckets, H] host copy (bias built per forward); LM: empty
   private readonly decRelBias: Float32Array; // [numBuckets, H]
   private readonly encLayers: EncoderLayer[] = [];
@@ -410,8 +417,7 @@ export class T5Model {
     if (R !== undefined)
       for (const sub of t5Sublayers(c))
         for (const [n, shape] of adapterTensorShapes(sub, C, R)) exp.set(n, shape);
-    const isScaleOfExpected = (n: string) =>
-      n.endsWith(".weight_scale") && exp.has(n.slice(0, -"_scale".length));
+    const isScaleOfExpected = (n: string) => isQuantSideTensor(n, (w) => exp.has(w));
     // Old checkpoints (t5-small …) carry an unused cross-attention position table; transformers skips it.
     const isUnused = (n: string) =>
       !lm && /^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$/.test(n);
@@ -425,23 +431,25 @@ export class T5Model {
 
     const { arena } = rt;
     const start = arena.mark();
-    // Token table: int8 rows (gathered by embed_q8_f32) for int8 models or int8 checkpoints.
-    let sharedQ: { q: Int8Array; scales: Float32Array } | undefined;
+    // Token table: int8 rows (gathered by embed_q8_f32 / embed_q8b_f32) for int8 models or checkpoints.
+    let sharedQ: QuantizedWeight | undefined;
     if (store.dtype(sharedName) === "I8") {
-      sharedQ = { q: store.int8(sharedName), scales: store.float32(`${sharedName}_scale`) };
+      sharedQ = readQuantized(store, sharedName);
     } else if (dtype === "int8") {
-      sharedQ = quantizeRows(rt, store.float32(sharedName), V, C);
+      sharedQ = quantizeWeight(rt, store.float32(sharedName), V, C, T5_INT8_SCHEME);
     }
     if (sharedQ) {
       this.tok = arena.put(sharedQ.q);
       this.tokScales = arena.put(sharedQ.scales);
+      this.tokMults = sharedQ.mults ? arena.put(sharedQ.mults) : 0;
     } else {
       this.tok = arena.put(store.float32(sharedName));
       this.tokScales = 0;
+      this.tokMults = 0;
     }
     const norm = (name: string) => arena.put(store.float32(name));
-    const lin = (name: string) => loadLinear(rt, store, name, dtype, false);
-    const stacked = (names: string[]) => stackedLinear(rt, store, names, C, dtype);
+    const lin = (name: string) => Linear.load(rt, store, `${name}.weight`, dtype, { scheme: T5_INT8_SCHEME });
+    const stacked = (names: string[]) => Linear.stacked(rt, store, names, C, dtype, T5_INT8_SCHEME);
     const adapter = (sublayer: string) => AdapterLayer.load(rt, store, sublayer, C);
     const selfAttn = (sub: string): SelfAttention => {
       const p = `${sub}.SelfAttention`;
@@ -504,7 +512,7 @@ export class T5Model {
     if (!this.tiedHead) {
       this.head = lin("lm_head");
     } else if (sharedQ) {
-      this.head = Linear.fromInt8(rt, sharedQ.q, sharedQ.scales, undefined, V, C);
+      this.head = Linear.fromInt8(rt, sharedQ.q, sharedQ.scales, undefined, V, C, sharedQ.mults);
     } else {
       this.head = Linear.fromF32(rt, store.float32(sharedName), undefined, V, C, dtype);
     }
@@ -1204,9 +1212,11 @@ export class T5Model {
     const { arena, k } = this.rt;
     const C = this.config.dModel;
     const V = this.config.vocabSize;
-    const bad = this.tokScales
-      ? k.embed_q8_f32(y, ids, 0, 0, this.tok, this.tokScales, 0, 0, n, C, V, 0, 0)
-      : k.embed_f32(y, ids, 0, 0, this.tok, 0, 0, n, C, V, 0, 0);
+    const bad = this.tokMults
+      ? k.embed_q8b_f32(y, ids, 0, 0, this.tok, this.tokScales, this.tokMults, 0, 0, n, C, V, 0, 0)
+      : this.tokScales
+        ? k.embed_q8_f32(y, ids, 0, 0, this.tok, this.tokScales, 0, 0, n, C, V, 0, 0)
+        : k.embed_f32(y, ids, 0, 0, this.tok, 0, 0, n, C, V, 0, 0);
     if (bad > 0) {
       const all = arena.i32(ids, n);
       const list = [...new Set(all.filter((v) => v < 0 || v >= V))].slice(0, 5);
@@ -1229,34 +1239,4 @@ function checkBatch(
     if (a && a.length !== B * T)
       throw new RangeError(`${what}: ${name} has ${a.length} values, expected ${B}×${T}`);
   }
-}
-
-/** One Linear from weights stacked along N (q|k|v, wi_0|wi_1, k|v): int8 rows stay int8. */
-function stackedLinear(
-  rt: KernelRuntime,
-  store: TensorStore,
-  names: string[],
-  K: number,
-  dtype: WeightDType,
-): Linear {
-  const Ns = names.map((n) => store.shape(n)[0]);
-  const N = Ns.reduce((a, b) => a + b, 0);
-  if (names.every((n) => store.dtype(n) === "I8")) {
-    const q = new Int8Array(N * K);
-    const s = new Float32Array(N);
-    let row = 0;
-    names.forEach((n, i) => {
-      q.set(store.int8(n), row * K);
-      s.set(store.float32(`${n}_scale`), row);
-      row += Ns[i];
-    });
-    return Linear.fromInt8(rt, q, s, undefined, N, K);
-  }
-  const w = new Float32Array(N * K);
-  let row = 0;
-  names.forEach((n, i) => {
-    w.set(weightF32(store, n), row * K);
-    row += Ns[i];
-  });
-  return Linear.fromF32(rt, w, undefined, N, K, dtype);
 }

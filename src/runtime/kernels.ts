@@ -97,6 +97,46 @@ export interface KernelExports {
     epilogue: number,
   ): void;
 
+  /** Block-multiplier int8 (w ≈ q·u[n]·m[n, k/8]): quantize, pack the multipliers, GEMM and its reference. */
+  quantize_weights_i8b(wq: Ptr, units: Ptr, mults: Ptr, w: Ptr, N: number, K: number): void;
+  block_mult_max(K: number): number;
+  packed_size_mults(N: number, K: number): number;
+  pack_mults_i8b(mp: Ptr, mults: Ptr, N: number, K: number): void;
+  /** Bytes of matmul_i8b's xq scratch (activations, then one widened weight panel); 16-aligned. */
+  scratch_size_i8b(M: number, K: number): number;
+  matmul_i8b(
+    y: Ptr,
+    preact: Ptr,
+    xq: Ptr,
+    xs: Ptr,
+    x: Ptr,
+    wp: Ptr,
+    sp: Ptr,
+    mp: Ptr,
+    bias: Ptr,
+    residual: Ptr,
+    M: number,
+    K: number,
+    N: number,
+    epilogue: number,
+  ): void;
+  matmul_i8b_ref(
+    y: Ptr,
+    preact: Ptr,
+    xq: Ptr,
+    xs: Ptr,
+    x: Ptr,
+    wq: Ptr,
+    units: Ptr,
+    mults: Ptr,
+    bias: Ptr,
+    residual: Ptr,
+    M: number,
+    K: number,
+    N: number,
+    epilogue: number,
+  ): void;
+
   attention_f32: AttentionKernel;
   attention_scratch_size(Tq: number, Tk: number, D: number): number;
   attention_f32_ref: AttentionKernel;
@@ -153,6 +193,8 @@ export interface KernelExports {
   /** Σ x² in f64 (global gradient norm for clipping). */
   sumsq_f32(x: Ptr, n: number): number;
 
+  embed_q8b_f32: EmbedQ8bKernel;
+  embed_q8b_f32_ref: EmbedQ8bKernel;
   embed_q8_f32(
     y: Ptr,
     ids: Ptr,
@@ -344,3 +386,25 @@ export type AdamWKernel = (
   weightDecay: number,
   gradScale: number,
 ) => void;
+
+/**
+ * Token gather from a block-multiplier int8 table: y [T,C] = tokQ[id]·(tokUnits[id]·tokMults[id, c/8])
+ * (+ pos[posId] + seg[segId] when given). tokQ [V,C] i8, tokUnits [V] f32, tokMults [V, ceil(C/8)] i8.
+ * Returns the number of ids out of range (their rows are zero).
+ */
+export type EmbedQ8bKernel = (
+  y: Ptr,
+  ids: Ptr,
+  posIds: Ptr,
+  segIds: Ptr,
+  tokQ: Ptr,
+  tokUnits: Ptr,
+  tokMults: Ptr,
+  pos: Ptr,
+  seg: Ptr,
+  T: number,
+  C: number,
+  V: number,
+  P: number,
+  S: number,
+) => number;

@@ -362,16 +362,11 @@ describe("t5_tiny_copy (trained to copy: varied, input-dependent outputs)", () =
   });
 });
 
-// Per-row logits cosine, int8 against f32. Measured: relu 0.99934, gated 0.99877, copy 0.99982.
-// The two random-weight fixtures (untrained, shared table std 1) are the harshest case: the error is
-// per-row int8 weight noise spread over every projection and the token table (each alone costs
-// 1e-4…4e-4 of cosine); the gated one stays just under 0.999, so its bound is 0.9985. The ReLU model
-// and the trained copy model meet 0.999.
-const INT8_MIN_COSINE: Record<string, number> = {
-  t5_tiny_relu: 0.999,
-  t5_tiny_gated: 0.9985,
-  t5_tiny_copy: 0.999,
-};
+// Per-row logits cosine, int8 against f32, every row of each fixture batch: ≥ 0.999 (the issue's
+// bound). T5 quantizes in the "block" scheme (row unit × multiplier per 8 columns, quantize.ts); measured
+// gated 0.99971, relu 0.99985, copy 0.99996 (one scale per row gave 0.99877, 0.99934, 0.99982: the
+// random-weight fixtures, shared table std 1, are the harshest case).
+const INT8_MIN_COSINE = 0.999;
 
 describe("T5 int8", () => {
   it.each(["t5_tiny_relu", "t5_tiny_gated"])(
@@ -397,7 +392,7 @@ describe("T5 int8", () => {
       for (let r = 0; r < B * Td; r++)
         minCos = Math.min(minCos, cosine(a.subarray(r * V, (r + 1) * V), b.subarray(r * V, (r + 1) * V)));
       console.log(`${name} int8: min per-row logits cosine ${minCos.toFixed(6)}`);
-      expect(minCos).toBeGreaterThanOrEqual(INT8_MIN_COSINE[name]);
+      expect(minCos).toBeGreaterThanOrEqual(INT8_MIN_COSINE);
       expect(generate(i8, ids, mask, B, T, { maxNewTokens: 12 }).sequences).toEqual(
         j.greedy_max_new_tokens_12,
       );
@@ -429,7 +424,7 @@ describe("T5 int8", () => {
     for (let r = 0; r < B * 13; r++)
       minCos = Math.min(minCos, cosine(a.subarray(r * V, (r + 1) * V), b.subarray(r * V, (r + 1) * V)));
     console.log(`t5_tiny_copy int8: min per-row logits cosine ${minCos.toFixed(6)}`);
-    expect(minCos).toBeGreaterThanOrEqual(INT8_MIN_COSINE.t5_tiny_copy);
+    expect(minCos).toBeGreaterThanOrEqual(INT8_MIN_COSINE);
     expect(generate(i8, ids, mask, B, T, { maxNewTokens: 16 }).sequences).toEqual(j.greedy_max_new_tokens_16);
     expect(
       generate(i8, ids, mask, B, T, { maxNewTokens: 16, numBeams: 4, earlyStopping: true }).sequences,
@@ -439,6 +434,7 @@ describe("T5 int8", () => {
       { bytes: writeSafetensors(tensors, metadata), name: "int8.safetensors" },
     ]);
     expect(qstore.dtype("shared.weight")).toBe("I8");
+    expect(qstore.shape("shared.weight_mult")).toEqual([qstore.shape("shared.weight")[0], 8]); // block scheme
     expect(qstore.dtype("decoder.block.1.layer.1.EncDecAttention.k.weight")).toBe("I8");
     const fromCkpt = new T5Model(rt, await config("t5_tiny_copy"), qstore, { dtype: "int8" });
     const dec = Int32Array.from(j.greedy_max_new_tokens_16.flatMap((s) => s.slice(0, 10)));
