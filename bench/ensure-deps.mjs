@@ -1,9 +1,10 @@
 // bench/ensure-deps.mjs — installs the bench package's own dependencies (onnxruntime-node,
-// onnxruntime-web) on first use, so the root project's `npm ci` never pulls them in.
+// onnxruntime-web, @huggingface/transformers for the end-to-end comparison) on first use, so the root
+// project's `npm ci` never pulls them in.
 //
 // `await ensureBenchDeps()` runs `npm ci --prefix bench` (or `npm install` when there is no
-// bench/package-lock.json) if bench/node_modules/onnxruntime-{node,web} is missing or not at the
-// version pinned in bench/package.json. ONNXRUNTIME_NODE_INSTALL=skip is set because
+// bench/package-lock.json) if any of them is missing from bench/node_modules or not at the version
+// pinned in bench/package.json. ONNXRUNTIME_NODE_INSTALL=skip is set because
 // onnxruntime-node's postinstall would otherwise try to download CUDA binaries from a host we
 // cannot reach; its CPU binaries ship inside the npm package. npm's output goes to stderr so a
 // bench script's stdout stays clean.
@@ -14,7 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-const REQUIRED = ["onnxruntime-node", "onnxruntime-web"];
+const REQUIRED = ["onnxruntime-node", "onnxruntime-web", "@huggingface/transformers"];
 
 function readJson(path) {
   try {
@@ -50,7 +51,7 @@ function run(cmd, args, env) {
 }
 
 /**
- * Make sure bench/node_modules has onnxruntime-node and onnxruntime-web (at the pinned versions).
+ * Make sure bench/node_modules has the REQUIRED packages (at the pinned versions).
  * No-op (and no process spawned) when they are already installed.
  * @returns {Promise<void>}
  */

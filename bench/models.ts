@@ -1,54 +1,37 @@
-// Whole-model benchmark (npm run bench:models [-- --json FILE] [--models bert-minilm-l6,bert-base]):
-// ms per forward pass for MiniLM-L6- and BERT-base-shaped encoders with weights generated from the perf
-// manifests, at T = 16 and 128 (batch 1) and T = 128 batch 8, f32 and int8: ours (SIMD, and relaxed
-// SIMD where the engine runs it) against onnxruntime-web (WASM, one thread) and onnxruntime-node (one
-// thread) on the same weights and the same token ids, in the same run. Rewrites the models section of
-// BENCHMARKS.md and writes JSON rows {model, engine, dtype, seq, batch, ms}.
+// Whole-model benchmark (npm run bench:models [-- --json FILE] [--models a,b] [--seqs 16,128,512]
+// [--batches 1,8] [--quick] [--no-startup] [--md FILE]): ms per forward pass for MiniLM-L6- and
+// BERT-base-shaped encoders and the T5-small encoder over a grid of sequence lengths × batch sizes
+// (default 16, 128, 512 × 1, 8), f32 and int8, with weights generated from the perf manifests: ours (SIMD,
+// and relaxed SIMD where the engine runs it) against onnxruntime-web (WASM, one thread) and
+// onnxruntime-node (one thread) on the same weights and token ids, in the same run; T5-small greedy
+// decoding ms per token (t5-small.ts); then cold start, peak memory and engine sizes (engines.ts).
+// Each cell: one warm-up run (the first cell of a loaded model warms up ≥ 1 s), then min(10 runs, ~2 s),
+// median (bench/timing.ts). JSON rows {model, part, engine, dtype, seq, batch, ms, runs} plus, for the
+// part "startup" rows, cold_ms and peak_mb. Full runs rewrite the models and engines sections of
+// BENCHMARKS.md and bench/results/{models,engines}.json; --quick runs (1 run per cell, to check the code
+// works) write Markdown only with --md FILE and never the results.
 import { readFileSync, writeFileSync } from "node:fs";
-import { generateParam, type WeightsManifest } from "../src/io/manifest-weights.ts";
-import { writeSafetensors } from "../src/io/safetensors.ts";
+import { performance } from "node:perf_hooks";
 import { BertModel } from "../src/models/bert.ts";
 import { bertConfigFromJson } from "../src/models/bert-config.ts";
-import { TensorStore } from "../src/models/tensors.ts";
 import { createRuntime, type KernelRuntime } from "../src/runtime/load.ts";
 import { WASM_RELAXED_URL, WASM_URL } from "../src/runtime/node.ts";
-import { ortEncoderMs, type PerfModelName } from "./ort-models.ts";
-import { jsonArg, machineLine, markdownTable, type Row, table, writeSection } from "./report.ts";
+import { engineSizes, enginesSection, measureStartup } from "./engines.ts";
+import { ArgError, benchIds, type GridOptions, parseGridArgs } from "./grid.ts";
+import { openOrtEncoder, type PerfModelName } from "./ort-models.ts";
+import { perfFile, perfStore } from "./perf-weights.ts";
+import {
+  machineLine,
+  markdownTable,
+  markdownTarget,
+  type Row,
+  table,
+  today,
+  writeResults,
+  writeSection,
+} from "./report.ts";
 import { benchT5Small } from "./t5-small.ts";
-import { timeIt } from "./timing.ts";
-
-const SHAPES: [number, number][] = [
-  [16, 1],
-  [128, 1],
-  [128, 8],
-];
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function perfFile(model: string, file: string): string {
-  return new URL(`./perf/${model}/${file}`, import.meta.url).pathname;
-}
-
-function loadStore(model: PerfModelName): TensorStore {
-  const manifest = JSON.parse(
-    readFileSync(perfFile(model, "weights_manifest.json"), "utf8"),
-  ) as WeightsManifest;
-  const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
-  for (const p of manifest.params) tensors[p.name] = { dtype: "F32", shape: p.shape, data: generateParam(p) };
-  return TensorStore.fromBytes([{ bytes: writeSafetensors(tensors), name: `${model}.safetensors` }]);
-}
-
-/** The token ids both engines see: deterministic, inside the vocabulary, [CLS] … [SEP]. */
-function ids(V: number, seq: number, batch: number): number[][] {
-  return Array.from({ length: batch }, (_, b) =>
-    Array.from({ length: seq }, (_, t) =>
-      t === 0 ? 101 : t === seq - 1 ? 102 : 1000 + ((t * 7919 + b * 104729) % (V - 1000)),
-    ),
-  );
-}
+import { type CellPolicy, cellPolicy, FULL_CELL, QUICK_CELL, timeCell } from "./timing.ts";
 
 async function runtimes(): Promise<{ name: string; rt: KernelRuntime }[]> {
   const simd = readFileSync(WASM_URL);
@@ -65,90 +48,132 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-async function main() {
-  const models = (arg("models") ?? "bert-minilm-l6,bert-base,t5-small").split(",") as PerfModelName[];
-  const engines = await runtimes();
+async function benchBert(
+  model: PerfModelName,
+  engines: { name: string; rt: KernelRuntime }[],
+  shapes: [number, number][],
+  base: CellPolicy,
+  progress: (msg: string) => void,
+): Promise<Row[]> {
+  const config = bertConfigFromJson(JSON.parse(readFileSync(perfFile(model, "config.json"), "utf8")));
+  const store = perfStore(model);
   const rows: Row[] = [];
-  for (const model of models) {
-    if (model === "t5-small") {
-      rows.push(...(await benchT5Small(engines)));
-      continue;
-    }
-    const config = bertConfigFromJson(JSON.parse(readFileSync(perfFile(model, "config.json"), "utf8")));
-    const store = loadStore(model);
-    for (const dtype of ["f32", "int8"] as const) {
-      for (const { name, rt } of engines) {
-        const mark = rt.arena.mark();
-        const m = new BertModel(rt, config, store, { dtype });
-        for (const [seq, batch] of SHAPES) {
-          const tokens = ids(config.vocabSize, seq, batch);
-          const input = { inputIds: Int32Array.from(tokens.flat()), batch, seq };
-          const heavy = seq * batch * config.hiddenSize > 128 * 8 * 384;
-          const t = timeIt(() => m.forward(input), {
-            warmup: heavy ? 1 : 3,
-            minRuns: heavy ? 3 : 10,
-            minMs: heavy ? 1000 : 1500,
-          });
-          rows.push({ model, part: "encoder", engine: name, dtype, seq, batch, ms: t.medianMs });
-        }
-        rt.arena.reset(mark);
+  for (const dtype of ["f32", "int8"] as const) {
+    let reference: Float32Array | undefined; // ours (SIMD, f32) at the first cell, checked against onnxruntime-node
+    for (const { name, rt } of engines) {
+      const mark = rt.arena.mark();
+      const m = new BertModel(rt, config, store, { dtype });
+      let state: { first: boolean; lastRunMs?: number } = { first: true };
+      for (const [seq, batch] of shapes) {
+        const input = {
+          inputIds: Int32Array.from(benchIds("bert", config.vocabSize, seq, batch).flat()),
+          batch,
+          seq,
+        };
+        const t = timeCell(() => m.forward(input), cellPolicy(base, state));
+        if (dtype === "f32" && !reference && name === "edgeformer-simd")
+          reference = Float32Array.from(m.forward(input).lastHiddenState);
+        state = { first: false, lastRunMs: t.medianMs };
+        rows.push({ model, part: "encoder", engine: name, dtype, seq, batch, ms: t.medianMs, runs: t.runs });
+        progress(`${model} ${name} ${dtype} ${seq}×${batch}: ${t.medianMs.toFixed(1)} ms (${t.runs} runs)`);
       }
-      for (const engine of ["web", "node"] as const) {
-        for (const [seq, batch] of SHAPES) {
-          const tokens = ids(config.vocabSize, seq, batch);
-          const heavy = seq * batch * config.hiddenSize > 128 * 8 * 384;
-          const r = await ortEncoderMs({
+      rt.arena.reset(mark);
+    }
+    for (const engine of ["web", "node"] as const) {
+      const h = await openOrtEncoder(model, engine, dtype);
+      try {
+        let state: { first: boolean; lastRunMs?: number } = { first: true };
+        for (const [seq, batch] of shapes) {
+          const r = await h.time(benchIds("bert", config.vocabSize, seq, batch), cellPolicy(base, state));
+          state = { first: false, lastRunMs: r.medianMs };
+          rows.push({
             model,
-            engine,
+            part: "encoder",
+            engine: `ort-${engine}`,
             dtype,
-            inputIds: tokens,
-            minTimeMs: heavy ? 1000 : 1500,
-            minRuns: heavy ? 3 : 10,
-            warmup: heavy ? 1 : 3,
+            seq,
+            batch,
+            ms: r.medianMs,
+            runs: r.runs,
           });
-          rows.push({ model, part: "encoder", engine: `ort-${engine}`, dtype, seq, batch, ms: r.medianMs });
-          if (dtype === "f32" && seq === 16 && engine === "node") {
-            const ours = new BertModel(engines[0].rt, config, store).forward({
-              inputIds: Int32Array.from(tokens.flat()),
-              batch,
-              seq,
-            });
-            const d = maxAbsDiff(ours.lastHiddenState, r.output);
-            console.error(
+          progress(
+            `${model} ort-${engine} ${dtype} ${seq}×${batch}: ${r.medianMs.toFixed(1)} ms (${r.runs} runs)`,
+          );
+          if (reference && engine === "node" && seq === shapes[0][0] && batch === shapes[0][1]) {
+            const d = maxAbsDiff(reference, r.output);
+            progress(
               `${model}: ours vs onnxruntime-node f32 last_hidden_state max |diff| = ${d.toExponential(2)}`,
             );
-            if (d > 1e-3) throw new Error(`${model}: ours and onnxruntime disagree (max |diff| ${d})`);
+            if (!(d <= 1e-3)) throw new Error(`${model}: ours and onnxruntime disagree (max |diff| ${d})`);
           }
         }
+      } finally {
+        await h.release();
       }
-      console.error(`${model} ${dtype} done`);
     }
   }
-  const cols = ["model", "part", "engine", "dtype", "seq", "batch", "ms", "ids_match"];
-  console.log(table(rows, cols));
-  const summary = ratios(rows);
-  console.log(`\n${summary}`);
-  const md = [
+  return rows;
+}
+
+async function main(opts: GridOptions) {
+  const base = opts.quick ? QUICK_CELL : FULL_CELL;
+  const t0 = performance.now();
+  const progress = (msg: string) =>
+    console.error(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+  const engines = await runtimes();
+  const rows: Row[] = [];
+  for (const model of opts.models) {
+    if (model === "t5-small") rows.push(...(await benchT5Small(engines, opts.shapes, base, progress)));
+    else rows.push(...(await benchBert(model, engines, opts.shapes, base, progress)));
+  }
+  const cols = ["model", "part", "engine", "dtype", "seq", "batch", "ms", "runs", "ids_match"];
+  if (rows.length) {
+    console.log(table(rows, cols));
+    console.log(`\n${ratios(rows)}`);
+  }
+  let startup: Row[] = [];
+  if (opts.startup) {
+    startup = await measureStartup({ repeats: opts.quick ? 1 : 3, progress });
+    console.log(
+      `\n${table(startup, ["engine", "dtype", "cold_ms", "import_ms", "load_ms", "ms", "peak_mb", "runs"])}`,
+    );
+  }
+  const md = markdownTarget(opts.quick, opts.md);
+  if (md) {
+    if (rows.length) writeSection(md, "models", modelsSection(rows));
+    if (opts.startup) writeSection(md, "engines", enginesSection(startup, await engineSizes(), today()));
+    console.error(`wrote ${md}`);
+  }
+  if (!opts.quick) {
+    if (rows.length) writeResults("models", rows, { shapes: opts.shapes });
+    if (opts.startup) writeResults("engines", startup, { sizes: await engineSizes() });
+  }
+  if (opts.json) writeFileSync(opts.json, JSON.stringify([...rows, ...startup], null, 2));
+  progress("done");
+}
+
+function modelsSection(rows: Row[]): string {
+  return [
     "## Whole models (`npm run bench:models`)",
     "",
-    `Machine: ${machineLine()}. Median ms per encoder forward pass (to last_hidden_state) for batch × seq`,
-    "tokens, and for T5-small greedy decoding ms per generated token (batch 1, 20 tokens, KV cache; ours",
-    "includes the one-time cross-attention K/V projection, onnxruntime's excludes its cross_kv graph).",
-    "Weights generated from `bench/perf/*/weights_manifest.json`; onnxruntime runs the perf graphs with",
-    "data files written from the recipes (int8 = `quantize_dynamic`). Same token ids for every engine;",
-    "`ids_match`: greedy ids equal the Hugging Face golden.",
+    `Machine: ${machineLine()}; ${today()}. Median ms per encoder forward pass (to last_hidden_state) for`,
+    "batch × seq tokens, and for T5-small greedy decoding ms per generated token (batch 1, the golden's 41",
+    "input tokens, 20 new tokens, KV cache; ours includes the one-time cross-attention K/V projection,",
+    "onnxruntime's excludes its cross_kv graph). Weights generated from `bench/perf/*/weights_manifest.json`;",
+    "onnxruntime runs the perf graphs with data files written from the recipes (int8 = `quantize_dynamic`).",
+    "Same token ids for every engine. Each cell: one warm-up run (the first cell of each loaded model warms",
+    "up for ≥ 1 s: wasm tier-up), then 10 timed runs (more for cells under 50 ms: 0.5 s), stopping early",
+    "at 2 s (at least one run; `runs` says how many); a cell after one whose single run took > 2 s skips",
+    "its warm-up. `ids_match`: greedy ids equal the Hugging Face golden.",
     "",
     "### Ratios (ours / onnxruntime, lower is faster)",
     "",
-    summary,
+    ratios(rows),
     "",
     "### All rows",
     "",
-    markdownTable(rows, cols),
+    markdownTable(rows, ["model", "part", "engine", "dtype", "seq", "batch", "ms", "runs", "ids_match"]),
   ].join("\n");
-  writeSection(new URL("../BENCHMARKS.md", import.meta.url).pathname, "models", md);
-  const jsonFile = jsonArg(process.argv);
-  if (jsonFile) writeFileSync(jsonFile, JSON.stringify(rows, null, 2));
 }
 
 function ratios(rows: Row[]): string {
@@ -178,4 +203,14 @@ function ratios(rows: Row[]): string {
   return lines.join("\n");
 }
 
-await main();
+try {
+  await main(parseGridArgs(process.argv.slice(2)));
+} catch (e) {
+  if (e instanceof ArgError) {
+    console.error(
+      `${e.message}\nusage: node bench/run.mjs models [--models a,b] [--seqs 16,128,512] [--batches 1,8] [--quick] [--no-startup] [--md FILE] [--json FILE]`,
+    );
+    process.exit(2);
+  }
+  throw e;
+}

@@ -7,7 +7,8 @@
 // one parameter at a time, so BERT-base f32 never needs more than one copy of its largest tensor.
 // ortEncoderMs() times one encoder graph (BERT / T5 encoder) single-threaded on onnxruntime-web (SIMD
 // wasm, loaded from the package's dist/) or onnxruntime-node (CPU EP); ortT5GreedyMsPerToken() runs
-// greedy decoding for t5-small with encoder → cross_kv → decoder_step and its past KV cache.
+// greedy decoding for t5-small with encoder → cross_kv → decoder_step and its past KV cache;
+// openOrtEncoder() keeps one encoder session open so the grid (bench/models.ts) times many shapes on it.
 // Sessions are created per call and released before returning (no weights kept between calls; the
 // onnxruntime-web wasm heap never shrinks, though: it stays as large as the biggest model loaded so far).
 
@@ -30,6 +31,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { generateParam, shapeSize, type WeightsManifest } from "../src/io/manifest-weights.ts";
 // @ts-expect-error plain JS module without types
 import { ensureBenchDeps } from "./ensure-deps.mjs";
+import { type CellPolicy, timeCellAsync } from "./timing.ts";
 
 export type PerfModelName = "bert-minilm-l6" | "bert-base" | "t5-small-encoder" | "t5-small";
 export type Engine = "web" | "node";
@@ -459,6 +461,57 @@ export async function ortEncoderMs({
   } finally {
     await session.release?.();
   }
+}
+
+/** One encoder graph loaded once (a session), timed at several shapes by the whole-model grid. */
+export interface OrtEncoderHandle {
+  /** Times the graph on these ids ([batch][seq]) under a cell policy; output = last run's first output. */
+  time(inputIds: number[][], policy: CellPolicy): Promise<OrtEncoderResult>;
+  release(): Promise<void>;
+}
+
+/** Opens the encoder graph of `model` (bert-* / t5-small-encoder "model", or t5-small's "encoder"). */
+export async function openOrtEncoder(
+  model: PerfModelName,
+  engine: Engine,
+  dtype: DType,
+): Promise<OrtEncoderHandle> {
+  checkEngine(engine, dtype);
+  const prepared = await preparePerfModel(model);
+  const g = (prepared.graphs.model ?? prepared.graphs.encoder)[dtype];
+  const ort = engine === "web" ? await loadWeb() : await loadNode();
+  const session = await openSession(ort, engine, g);
+  const outName = session.outputNames.includes("last_hidden_state")
+    ? "last_hidden_state"
+    : session.outputNames[0];
+  return {
+    async time(inputIds, policy) {
+      const batch = inputIds.length;
+      const seq = inputIds[0]?.length ?? 0;
+      if (seq === 0 || inputIds.some((r) => r.length !== seq))
+        throw new RangeError("inputIds rows must all have the same, non-zero length");
+      const dims = [batch, seq];
+      const feeds: Record<string, unknown> = {};
+      for (const name of session.inputNames) {
+        const type = inputType(session, name);
+        if (name === "input_ids") feeds[name] = intTensor(ort, type, inputIds.flat(), dims);
+        else if (name === "attention_mask")
+          feeds[name] = intTensor(ort, type, new Array(batch * seq).fill(1), dims);
+        else if (name === "token_type_ids")
+          feeds[name] = intTensor(ort, type, new Array(batch * seq).fill(0), dims);
+        else throw new Error(`${basename(g.graph)}: unexpected input ${name}`);
+      }
+      let result: Record<string, OrtTensorData> | undefined;
+      const t = await timeCellAsync(async () => {
+        result = await session.run(feeds as Feeds);
+      }, policy);
+      const out = result![outName] as OrtTensorData;
+      return { medianMs: t.medianMs, runs: t.runs, output: Float32Array.from(out.data), dims: [...out.dims] };
+    },
+    async release() {
+      await session.release?.();
+    },
+  };
 }
 
 export interface OrtT5GreedyOptions {
