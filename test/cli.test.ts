@@ -164,6 +164,34 @@ describe("edgeformer CLI", () => {
     expect(cands[0]).toHaveProperty("sequence");
   });
 
+  it("quantize writes T5 in the block scheme (<name>_mult); generate --dtype int8 gives the golden greedy ids", () => {
+    const q = join(tmp, "t5-int8");
+    const r = cli("quantize", fixturePath("t5_tiny_gated"), q);
+    expect(r.code, r.err).toBe(0);
+    const st = SafetensorsFile.parse(readFileSync(join(q, "model.safetensors")), "model.safetensors");
+    expect(st.info("shared.weight").dtype).toBe("I8");
+    expect(st.info("shared.weight_mult")).toMatchObject({ dtype: "I8", shape: [1100, 8] });
+    expect(st.metadata["edgeformer.quantization"]).toMatch(/multiplier/);
+    const inputs = readJsonFixture<{ input_ids: number[][]; greedy_max_new_tokens_12: number[][] }>(
+      "t5_tiny_gated/seq2seq_inputs.json",
+    );
+    const g = cli(
+      "generate",
+      "--model",
+      q,
+      "--tokenizer",
+      fixturePath("tok/t5"),
+      "--input-ids",
+      JSON.stringify(inputs.input_ids),
+      "--max-new-tokens",
+      "12",
+      "--dtype",
+      "int8",
+    );
+    expect(g.code, g.err).toBe(0);
+    expect(JSON.parse(g.out).sequences).toEqual(inputs.greedy_max_new_tokens_12);
+  });
+
   it("people-facing commands print readable lines", () => {
     const r = cli(
       "fill-mask",

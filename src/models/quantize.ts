@@ -183,8 +183,16 @@ export function quantizeCheckpoint(
   for (const name of store.names()) {
     const shape = store.shape(name);
     const dtype = store.dtype(name);
-    if (dtype === "I8" || name.endsWith(".weight_scale")) {
-      tensors[name] = { dtype, shape, data: dtype === "I8" ? store.int8(name) : store.float32(name) };
+    if (isQuantSideTensor(name, (w) => store.has(w))) {
+      // an int8 weight's scales / multipliers pass through with it; those of a weight that is f32 here
+      // (an overlay replaced it) are stale and get rewritten below
+      const w = name.slice(0, name.lastIndexOf("_"));
+      if (store.dtype(w) === "I8")
+        tensors[name] = { dtype, shape, data: dtype === "I8" ? store.int8(name) : store.float32(name) };
+      continue;
+    }
+    if (dtype === "I8") {
+      tensors[name] = { dtype, shape, data: store.int8(name) };
       continue;
     }
     if (dtype !== "F32" && dtype !== "F16" && dtype !== "BF16") {

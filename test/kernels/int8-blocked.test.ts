@@ -91,7 +91,9 @@ describe.each(BUILDS)("%s build", (buildName) => {
     const res = arena.put(normal(M * N, 6));
     const qb = quantizeB(rt(), w, N, K);
     const { wp, sp, mp } = packB(rt(), qb.wq, qb.units, qb.mults, N, K);
-    const xq = arena.alloc(k.scratch_size_i8b(M, K));
+    const scratch = k.scratch_size_i8b(M, K);
+    const xq = arena.alloc(scratch + 64);
+    arena.i8(xq + scratch, 64).fill(0x5a); // guard: the kernel stays inside its scratch
     const xs = arena.allocF32(M);
     const [y, yr, pre, prer] = [0, 0, 0, 0].map(() => arena.allocF32(M * N));
     for (const [name, epi] of EPILOGUES) {
@@ -104,6 +106,7 @@ describe.each(BUILDS)("%s build", (buildName) => {
     k.matmul_i8b(y, 0, xq, xs, x, wp, sp, mp, 0, 0, M, K, N, Epilogue.bias);
     k.matmul_i8b_ref(yr, 0, xq, xs, x, qb.wq, qb.units, qb.mults, 0, 0, M, K, N, Epilogue.bias);
     expect(Array.from(arena.f32(y, M * N))).toEqual(Array.from(arena.f32(yr, M * N)));
+    expect(arena.i8(xq + scratch, 64).every((v) => v === 0x5a)).toBe(true);
     arena.reset(mark);
   });
 
