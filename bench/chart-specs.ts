@@ -10,8 +10,8 @@ const ENGINES = [
   { key: "edgeformer-relaxed", label: "ours, relaxed SIMD", color: "#8fbbe0" },
   { key: "ort-web", label: "onnxruntime-web", color: "#ff7f0e" },
   { key: "ort-node", label: "onnxruntime-node", color: "#8c8c8c" },
-  { key: "transformers.js-wasm", label: "transformers.js (wasm)", color: "#ff7f0e" },
-  { key: "transformers.js-node", label: "transformers.js (node)", color: "#8c8c8c" },
+  { key: "transformers.js-wasm", label: "transformers.js on onnxruntime-web", color: "#ff7f0e" },
+  { key: "transformers.js-node", label: "transformers.js on onnxruntime-node", color: "#8c8c8c" },
 ];
 export const MODEL_TITLES: Record<string, string> = {
   "bert-minilm-l6": "MiniLM-L6",

@@ -199,28 +199,48 @@ export async function engineSizes(): Promise<WasmSize[]> {
     sizeOf("edgeformer", fileURLToPath(WASM_RELAXED_URL), "relaxed-SIMD build"),
   ];
   const require = createRequire(join(BENCH_DIR, "package.json"));
-  const notes: Record<string, string> = {
-    "ort-wasm-simd-threaded.wasm": "CPU (what the ort-web rows run)",
+  const variant: Record<string, string> = {
+    "ort-wasm-simd-threaded.wasm": "CPU",
     "ort-wasm-simd-threaded.jsep.wasm": "CPU + WebGPU/WebNN (JSEP)",
     "ort-wasm-simd-threaded.asyncify.wasm": "CPU + WebGPU (asyncify)",
     "ort-wasm-simd-threaded.jspi.wasm": "CPU + WebGPU (JSPI)",
   };
-  const webDirs: [string, string][] = [
+  // which file each comparison actually runs (the others are the package's other variants)
+  const runs: Record<string, Record<string, string>> = {
+    ours: { "ort-wasm-simd-threaded.wasm": "the ort-web rows" },
+    tfjs: {
+      "ort-wasm-simd-threaded.wasm": "transformers.js-wasm here",
+      "ort-wasm-simd-threaded.asyncify.wasm": "transformers.js's default in browsers",
+    },
+  };
+  const webDirs: [string, string, Record<string, string>][] = [
     [
       `onnxruntime-web ${pkgVersion("onnxruntime-web")}`,
       dirname(require.resolve("onnxruntime-web/ort-wasm-simd-threaded.wasm")),
+      runs.ours,
     ],
   ];
   const tfjsWeb = join(BENCH_DIR, "node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist");
   if (existsSync(tfjsWeb)) {
-    const v = JSON.parse(readFileSync(join(tfjsWeb, "../package.json"), "utf8")).version;
-    webDirs.push([`onnxruntime-web ${v} (transformers.js)`, tfjsWeb]);
+    const v = JSON.parse(readFileSync(join(tfjsWeb, "../package.json"), "utf8")).version as string;
+    const tf = pkgVersion("@huggingface/transformers");
+    webDirs.push([
+      `onnxruntime-web ${v.replace(/-dev\..*$/, "-dev")} (in transformers.js ${tf})`,
+      tfjsWeb,
+      runs.tfjs,
+    ]);
   }
-  for (const [engine, dir] of webDirs)
+  for (const [engine, dir, used] of webDirs)
     for (const f of readdirSync(dir)
       .filter((n) => /^ort-wasm-simd-threaded.*\.wasm$/.test(n))
       .sort())
-      out.push(sizeOf(engine, join(dir, f), notes[f] ?? ""));
+      out.push(
+        sizeOf(
+          engine,
+          join(dir, f),
+          [variant[f] ?? "", used[f] && `run by ${used[f]}`].filter(Boolean).join("; "),
+        ),
+      );
   const nodeBin = join(
     BENCH_DIR,
     "node_modules/onnxruntime-node/bin/napi-v6",
