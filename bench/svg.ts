@@ -214,14 +214,19 @@ export function renderChart(c: Chart): string {
   const margin = 16;
   const parts: string[] = [];
   let y = c.subtitle ? 50 : 36;
-  // legend
+  // legend, wrapped to the width (label widths estimated at 6.5 px per character)
   let lx = margin;
   for (const s of c.series) {
+    const itemW = 30 + s.label.length * 6.5;
+    if (lx > margin && lx + itemW > W - margin) {
+      lx = margin;
+      y += 18;
+    }
     parts.push(
       `<rect x="${lx}" y="${y}" width="12" height="12" fill="${s.color}"/>`,
       `<text x="${lx + 16}" y="${y + 10}">${esc(s.label)}</text>`,
     );
-    lx += 30 + s.label.length * 6.5;
+    lx += itemW;
   }
   y += 24;
   for (const p of c.panels) {

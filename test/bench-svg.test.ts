@@ -189,3 +189,26 @@ describe("chart specs", () => {
     ]);
   });
 });
+
+describe("legend", () => {
+  it("wraps to a second line when the labels do not fit the width", () => {
+    const long = Array.from({ length: 4 }, (_, i) => ({
+      key: `s${i}`,
+      label: `a long series label number ${i}`,
+      color: `#00000${i}`,
+    }));
+    const svg = renderChart({
+      title: "t",
+      series: long,
+      width: 400,
+      panels: [{ kind: "bars", title: "p", groups: [{ label: "g", bars: [{ series: "s0", value: 1 }] }] }],
+    });
+    const ys = [...svg.matchAll(/<rect x="(\d+(?:\.\d+)?)" y="(\d+)" width="12" height="12"/g)].map((m) => [
+      Number(m[1]),
+      Number(m[2]),
+    ]);
+    expect(ys).toHaveLength(4);
+    expect(new Set(ys.map(([, y]) => y)).size).toBeGreaterThan(1);
+    for (const [x] of ys) expect(x).toBeLessThan(400);
+  });
+});
