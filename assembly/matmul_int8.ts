@@ -2,6 +2,7 @@
 // activations quantized per row at run time to up to 12-bit integers (see activation_qmax),
 // products in i32x4.dot_i16x8_s, int32 accumulation,
 // f32 out. Weights packed once (pack_weights_i8). Register tile: 4 rows × 8 columns of i32x4.
+// matmul_i8b: the same with a multiplier per (output row, 8 columns) on top (quant.ts, "block" scheme).
 import { epiRef } from "./epilogue";
 import { QBLOCK, quantize_rows_i16 } from "./quant";
 import { storeTile8 } from "./matmul_store";
