@@ -33,12 +33,12 @@ export function isTokenTable(name: string, shape: number[]): boolean {
   return shape.length === 2 && /(word_embeddings|(^|\.)shared)\.weight$/.test(name);
 }
 
-/** Rank-2 weights of Linear layers (not embedding tables, not T5's relative-position tables). */
+/** Rank-2 weights of Linear layers (not embedding tables, not T5's relative-position tables, not adapters: they run in f32). */
 export function isLinearWeight(name: string, shape: number[]): boolean {
   return (
     shape.length === 2 &&
     name.endsWith(".weight") &&
-    !/embeddings|(^|\.)shared\.weight$|relative_attention_bias|embed_tokens/.test(name)
+    !/embeddings|(^|\.)shared\.weight$|relative_attention_bias|embed_tokens|\.adapter\./.test(name)
   );
 }
 

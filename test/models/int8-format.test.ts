@@ -48,6 +48,33 @@ function tensorsOf(store: TensorStore): Record<string, TensorInput> {
 }
 
 describe("int8 checkpoint schemes", () => {
+  it("keeps adapter weights f32 (adapters run in f32 inside int8 models)", () => {
+    const C = 8;
+    const r = 4;
+    const tensors: Record<string, TensorInput> = {
+      "bert.encoder.layer.0.output.dense.weight": {
+        dtype: "F32",
+        shape: [C, C],
+        data: new Float32Array(C * C).fill(0.5),
+      },
+      "bert.encoder.layer.0.output.adapter.down.weight": {
+        dtype: "F32",
+        shape: [r, C],
+        data: new Float32Array(r * C).fill(0.1),
+      },
+      "bert.encoder.layer.0.output.adapter.up.weight": {
+        dtype: "F32",
+        shape: [C, r],
+        data: new Float32Array(C * r),
+      },
+    };
+    const q = quantizeCheckpoint(rt, storeOf(tensors)).tensors;
+    expect(q["bert.encoder.layer.0.output.dense.weight"].dtype).toBe("I8");
+    expect(q["bert.encoder.layer.0.output.adapter.down.weight"].dtype).toBe("F32");
+    expect(q["bert.encoder.layer.0.output.adapter.up.weight"].dtype).toBe("F32");
+    expect(q["bert.encoder.layer.0.output.adapter.down.weight_scale"]).toBeUndefined();
+  });
+
   it("T5 gets the block scheme (I8 multipliers per 8 columns), BERT one scale per row", async () => {
     const { tensors, metadata } = quantizeCheckpoint(rt, t5);
     const q = storeOf(tensors, metadata);
