@@ -47,20 +47,21 @@ export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
 export const TASKS = ["embeddings", "fill-mask", "classify", "next-sentence", "generate"] as const;
 export type ApiTask = (typeof TASKS)[number];
 
+const SOURCE_RE = /^(bundle|r2|dir):.+/;
+
 /** One served model. `source`: "bundle:<folder>" (files embedded in the worker; under Node, a folder
  * below MODELS_DIR), "r2:<key prefix>" (the MODELS_BUCKET binding) or "dir:<path>" (Node only);
- * `adapters`: adapter folders from the same kinds of source, which requests name. */
+ * `adapters`: adapter folders from the same kinds of source, which requests name; `adapter`: the
+ * adapter folder loaded on top for requests that name none. */
 export const ModelSpecSchema = z
   .object({
     name: z.string().min(1).max(100),
     tasks: z.array(z.enum(TASKS)).min(1),
-    source: z
-      .string()
-      .regex(/^(bundle|r2|dir):.+/, 'source must be "bundle:<folder>", "r2:<prefix>" or "dir:<path>"'),
+    source: z.string().regex(SOURCE_RE, 'source must be "bundle:<folder>", "r2:<prefix>" or "dir:<path>"'),
     /** Where the tokenizer files are (default: the model's own folder). */
     tokenizer: z
       .string()
-      .regex(/^(bundle|r2|dir):.+/)
+      .regex(SOURCE_RE, 'tokenizer must be "bundle:<folder>", "r2:<prefix>" or "dir:<path>"')
       .optional(),
     dtype: z.enum(["f32", "int8"]).default("f32"),
     /** Extra safetensors files in the folder (e.g. a classification head). */
@@ -76,11 +77,16 @@ export const ModelSpecSchema = z
         z.string().regex(/^[\w.-]{1,64}$/, "adapter names are 1-64 letters, digits, _ . -"),
         z
           .string()
-          .regex(
-            /^(bundle|r2|dir):.+/,
-            'adapter source must be "bundle:<folder>", "r2:<prefix>" or "dir:<path>"',
-          ),
+          .regex(SOURCE_RE, 'adapter source must be "bundle:<folder>", "r2:<prefix>" or "dir:<path>"'),
       )
+      .optional(),
+    /**
+     * Adapter folder loaded on top of this model by default (e.g. a classifier trained with adapters on
+     * a shared base). A request that names one of `adapters` gets that adapter instead (they do not stack).
+     */
+    adapter: z
+      .string()
+      .regex(SOURCE_RE, 'adapter must be "bundle:<folder>", "r2:<prefix>" or "dir:<path>"')
       .optional(),
     description: z.string().optional(),
   })

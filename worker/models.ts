@@ -3,7 +3,8 @@
 // that fails is remembered for RETRY_AFTER_SECONDS (requests get 503 + Retry-After meanwhile), then
 // tried again by the next request. A model with an adapter (ModelSpec.adapters, named by a request) is
 // loaded the same way, as its own entry: the base's files with the adapter folder on top (a full copy of
-// the base's weights in wasm memory per adapter in use).
+// the base's weights in wasm memory per adapter in use). A model with a default adapter (ModelSpec.adapter)
+// is always loaded with it on top, unless a request names another of its adapters.
 
 import type { KernelRuntime } from "../src/runtime/load.ts";
 import { type FileReader, type LoadedModel, loadModel } from "../src/tasks/load.ts";
@@ -130,7 +131,8 @@ export class ModelRegistry {
     const rt = await this.getRuntime(config.relaxed);
     const read = this.platform.reader(spec.source, env);
     const readTokenizer = spec.tokenizer ? this.platform.reader(spec.tokenizer, env) : read;
-    const adapterSource = adapter === undefined ? undefined : spec.adapters?.[adapter];
+    // a named adapter replaces the model's default one (spec.adapter), if it has one
+    const adapterSource = adapter === undefined ? spec.adapter : spec.adapters?.[adapter];
     if (adapter !== undefined && adapterSource === undefined)
       throw new Error(`model ${spec.name} has no adapter ${JSON.stringify(adapter)}`);
     const m = await loadModel(rt, read, {

@@ -3,7 +3,8 @@
 // Houlsby adapters on marker words, see test/fixtures/bert_tiny_adapter) turns the plain bert-tiny into
 // a classifier, changes its embeddings but serves fill-mask too, and leaves requests without the
 // adapter untouched; unknown adapters, adapters on a model that does not fit them, and malformed names
-// are clear errors; GET /v1/models lists the adapters.
+// are clear errors; GET /v1/models lists the adapters. A model may load an adapter by default
+// (MODELS[].adapter): requests naming none get it, a named adapter replaces it.
 import { describe, expect, it } from "vitest";
 import { expectError, fetchWith, json, jsonRequest } from "./helpers.ts";
 
@@ -142,5 +143,81 @@ describe("adapters on the worker", () => {
         "misconfigured",
       ),
     ).toMatch(/MODELS\[0\.adapters\.a\]: adapter source must be/);
+  });
+
+  it("a default adapter (MODELS[].adapter) serves requests that name none; a named one replaces it", async () => {
+    const withDefault = JSON.stringify([
+      {
+        name: "markers-by-default",
+        tasks: ["classify", "embeddings"],
+        source: "bundle:bert_tiny",
+        tokenizer: "bundle:tok/bert",
+        adapter: "bundle:bert_tiny_adapter",
+        adapters: { broken: "r2:nowhere/adapter" },
+      },
+      {
+        name: "missing-default",
+        tasks: ["embeddings"],
+        source: "bundle:bert_tiny",
+        tokenizer: "bundle:tok/bert",
+        adapter: "r2:nowhere/adapter",
+      },
+    ]);
+    const dvars = { MODELS: withDefault, RETRY_AFTER_SECONDS: "1" };
+    const texts = ["book money land", "cut fruit design"];
+    const byDefault = await json<Scores>(
+      await fetchWith(dvars, jsonRequest("/v1/classify", { inputs: texts, top_k: 2 })),
+    );
+    const named = await json<Scores>(
+      await call("/v1/classify", { inputs: texts, model: "bert-tiny", adapter: "markers", top_k: 2 }),
+    );
+    expect(byDefault).toEqual(named);
+    expect(byDefault.map((x) => x[0].label)).toEqual(["finance", "food"]);
+    // the embeddings are the adapted model's, under the model's own name
+    const emb = await json<{ data: { embedding: number[] }[]; model: string }>(
+      await fetchWith(dvars, jsonRequest("/v1/embeddings", { input: texts })),
+    );
+    const adapted = await json<{ data: { embedding: number[] }[] }>(
+      await call("/v1/embeddings", { input: texts, model: "bert-tiny", adapter: "markers" }),
+    );
+    expect(emb.model).toBe("markers-by-default");
+    expect(emb.data).toEqual(adapted.data);
+    // a named adapter is loaded instead of the default one (here: one that cannot load)
+    expect(
+      await expectError(
+        await fetchWith(dvars, jsonRequest("/v1/classify", { inputs: "money", adapter: "broken" })),
+        503,
+        "model_unavailable",
+      ),
+    ).toMatch(/model markers-by-default with adapter broken is not available: adapter adapter_config\.json/);
+    // a default adapter that cannot load makes the model unavailable
+    expect(
+      await expectError(
+        await fetchWith(dvars, jsonRequest("/v1/embeddings", { input: "a", model: "missing-default" })),
+        503,
+        "model_unavailable",
+      ),
+    ).toMatch(/model missing-default is not available: adapter adapter_config\.json: file not found/);
+    // without its default adapter, the base checkpoint does not classify
+    const noDefault = JSON.stringify([
+      { name: "plain", tasks: ["classify"], source: "bundle:bert_tiny", tokenizer: "bundle:tok/bert" },
+    ]);
+    expect(
+      await expectError(
+        await fetchWith({ MODELS: noDefault }, jsonRequest("/v1/classify", { inputs: "money" })),
+        503,
+        "model_unavailable",
+      ),
+    ).toMatch(/configured for classify but its checkpoint serves/);
+    const bad = JSON.stringify([
+      { name: "m", tasks: ["embeddings"], source: "bundle:bert_tiny", adapter: "bert_tiny_adapter" },
+    ]);
+    expect(
+      await expectError(
+        await fetchWith({ MODELS: bad }, jsonRequest("/v1/embeddings", { input: "a" })),
+        503,
+        "misconfigured",
+      ),
+    ).toMatch(/MODELS\[0\.adapter\]: adapter must be "bundle:<folder>"/);
   });
 });
