@@ -2,7 +2,7 @@
 // server-sent event stream read to the end and checked against the non-streamed output (greedy and
 // seeded sampling).
 import { describe, expect, it } from "vitest";
-import { json, post } from "./helpers.ts";
+import { fetchWith, json, jsonRequest, post } from "./helpers.ts";
 
 interface StreamEvent {
   index: number;
@@ -47,6 +47,27 @@ describe("POST /v1/generate", () => {
       }),
     );
     expect(many).toHaveLength(2);
+  });
+
+  it("beam search over more rows than MAX_BATCH: decoded in groups, each answer as the input alone", async () => {
+    const inputs = ["a b c d e", "the cat is on the mat.", "x y", "one two three four five six seven"];
+    const req = { inputs, max_new_tokens: 12, num_beams: 2 };
+    // MAX_BATCH 4: 4 inputs × 2 beams = 8 rows → two groups of 2 inputs
+    const grouped = await json<{ generated_text: string }[]>(
+      await fetchWith({ MAX_BATCH: "4" }, jsonRequest("/v1/generate", req)),
+    );
+    const oneBatch = await json<{ generated_text: string }[]>(await post("/v1/generate", req));
+    const alone = await Promise.all(
+      inputs.map(async (t) => {
+        const [r] = await json<{ generated_text: string }[]>(
+          await post("/v1/generate", { ...req, inputs: t }),
+        );
+        return r;
+      }),
+    );
+    expect(grouped).toEqual(alone);
+    expect(oneBatch).toEqual(alone);
+    expect(grouped[0].generated_text.length).toBeGreaterThan(0);
   });
 
   it("stream: one event per token, read to the end, equal to the non-streamed output (greedy)", async () => {

@@ -1,6 +1,7 @@
 // POST /v1/generate — T5 text-to-text: [{generated_text}] per input; with stream: true, server-sent
 // events, one per generated token ({index, token: {id, text, special}, generated_text, details}, the
-// last carrying the whole text and finish reason — the text-generation-inference event shape).
+// last carrying the whole text and finish reason — the text-generation-inference event shape). With
+// beams, inputs are decoded in groups of at most MAX_BATCH rows (inputs × num_beams), bounding memory.
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { generateTexts, streamTokens, type TextGenerationOptions } from "../../src/tasks/generate.ts";
@@ -44,7 +45,14 @@ export const generateRoute = new Hono<AppEnv>().post("/generate", jsonBody(Gener
   const m = await useModel(c, "generate", body.model, "t5", body.adapter);
   checkTokens(c, m, texts);
   if (!body.stream) {
-    const r = generateTexts(m.pipeline, texts, opts);
+    // Beam search decodes inputs × num_beams rows at once, and the decoder cache grows with the rows
+    // (t5-wordnet: ~1.5 MiB a row at 128 input tokens, so 16 inputs × 4 beams would take ~100 MiB of
+    // the isolate's 128 MB). Inputs are decoded in groups of at most MAX_BATCH rows; each input's result
+    // does not depend on the others in its batch. (Sampling has one beam: never more than one group.)
+    const group = Math.max(1, Math.floor(limits.maxBatch / (body.num_beams ?? 1)));
+    const r = [];
+    for (let i = 0; i < texts.length; i += group)
+      r.push(...generateTexts(m.pipeline, texts.slice(i, i + group), opts));
     return c.json(r.map((x) => ({ generated_text: x.generated_text })));
   }
 
