@@ -1,4 +1,5 @@
-// Module types of the non-JavaScript imports Wrangler bundles (see [[rules]] in wrangler.toml).
+// Module types of the non-JavaScript imports Wrangler bundles (see [[rules]] in wrangler.toml; *.txt is
+// a Text module by wrangler's default rules).
 declare module "*.wasm" {
   const module: WebAssembly.Module;
   export default module;
@@ -6,4 +7,12 @@ declare module "*.wasm" {
 declare module "*.safetensors" {
   const bytes: ArrayBuffer;
   export default bytes;
+}
+declare module "*.model" {
+  const bytes: ArrayBuffer;
+  export default bytes;
+}
+declare module "*.txt" {
+  const text: string;
+  export default text;
 }

@@ -1,10 +1,12 @@
 // `npm run serve`: the same app on Node (@hono/node-server). Vars come from wrangler.toml's [vars]
 // (so limits and the models list are the same as under wrangler), overridden by environment
-// variables of the same names. Model sources: "bundle:<folder>" reads MODELS_DIR/<folder> (default
-// test/fixtures, where the bundled files come from), "dir:<path>" any local folder.
-import { readFileSync } from "node:fs";
+// variables of the same names. Model sources: "bundle:<folder>" reads <folder> from the first of the
+// models directories that has it — MODELS_DIR (a list separated by ":", ";" on Windows; default
+// models/ then test/fixtures/ of the repository, the folders worker/bundle.ts embeds) — "dir:<path>"
+// any local folder.
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { loadRuntime } from "../src/runtime/node.ts";
@@ -13,6 +15,9 @@ import { createApp } from "./app.ts";
 import { type Bindings, ConfigurationError } from "./config.ts";
 import type { Platform } from "./models.ts";
 import { parseSource, r2Reader } from "./sources.ts";
+import { readWranglerVars } from "./wrangler-vars.ts";
+
+export { readWranglerVars };
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -28,52 +33,40 @@ export function dirReader(dir: string): FileReader {
   };
 }
 
-export function nodePlatform(modelsDir: string): Platform {
+/** Where "bundle:" folders are looked up by default, in order (the folders worker/bundle.ts embeds). */
+export const DEFAULT_MODELS_DIRS = [join(ROOT, "models"), join(ROOT, "test/fixtures")];
+
+/** MODELS_DIR as a list of directories (path.delimiter-separated, relative to the working directory). */
+export function modelsDirs(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === "") return DEFAULT_MODELS_DIRS;
+  return value
+    .split(delimiter)
+    .filter((d) => d.trim() !== "")
+    .map((d) => resolve(d));
+}
+
+const isDir = (path: string) => existsSync(path) && statSync(path).isDirectory();
+
+/** The folder "bundle:<folder>" names: in the first of `dirs` that has it (else the first, for the error). */
+export function bundleFolder(dirs: string[], folder: string): string {
+  for (const d of dirs) if (isDir(join(d, folder))) return join(d, folder);
+  return join(dirs[0], folder);
+}
+
+export function nodePlatform(modelsDir: string | string[] = DEFAULT_MODELS_DIRS): Platform {
+  const dirs = typeof modelsDir === "string" ? [modelsDir] : modelsDir;
+  if (dirs.length === 0) throw new ConfigurationError("no models directory given");
   return {
     name: "node",
     createRuntime: (relaxed) => loadRuntime({ relaxed }),
     reader(source, env) {
       const { kind, path } = parseSource(source);
-      if (kind === "bundle") return dirReader(join(modelsDir, path));
+      if (kind === "bundle") return dirReader(bundleFolder(dirs, path));
       if (kind === "dir") return dirReader(isAbsolute(path) ? path : resolve(path));
       if (kind === "r2") return r2Reader(env.MODELS_BUCKET, path);
       throw new ConfigurationError(`unknown model source ${source}`);
     },
   };
-}
-
-/**
- * The [vars] table of a wrangler.toml: `KEY = "basic string"` and `KEY = '''multi-line literal'''`
- * (the forms our wrangler.toml uses), comments ignored.
- */
-export function readWranglerVars(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  const lines = text.split(/\r?\n/);
-  let inVars = false;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const section = /^\s*\[+([^\]]+)\]+\s*(#.*)?$/.exec(line);
-    if (section) {
-      inVars = section[1].trim() === "vars";
-      continue;
-    }
-    if (!inVars) continue;
-    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) continue;
-    const [, key, rest] = m;
-    if (rest.startsWith("'''")) {
-      let body = rest.slice(3);
-      while (!body.includes("'''") && i + 1 < lines.length) body += `\n${lines[++i]}`;
-      vars[key] = body.slice(0, body.indexOf("'''")).replace(/^\n/, "");
-    } else if (rest.startsWith('"')) {
-      const s = /^"((?:[^"\\]|\\.)*)"/.exec(rest);
-      if (s) vars[key] = JSON.parse(`"${s[1]}"`) as string;
-    } else if (rest.startsWith("'")) {
-      const s = /^'([^']*)'/.exec(rest);
-      if (s) vars[key] = s[1];
-    }
-  }
-  return vars;
 }
 
 const BINDING_NAMES: (keyof Bindings)[] = [
@@ -103,12 +96,10 @@ export function nodeEnv(environ: NodeJS.ProcessEnv = process.env): Bindings {
 }
 
 export function startNodeServer(
-  opts: { port?: number; hostname?: string; env?: Bindings; modelsDir?: string } = {},
+  opts: { port?: number; hostname?: string; env?: Bindings; modelsDir?: string | string[] } = {},
 ) {
   const env = opts.env ?? nodeEnv();
-  const app = createApp(
-    nodePlatform(opts.modelsDir ?? process.env.MODELS_DIR ?? join(ROOT, "test/fixtures")),
-  );
+  const app = createApp(nodePlatform(opts.modelsDir ?? modelsDirs(process.env.MODELS_DIR)));
   return serve({
     fetch: (req) => app.fetch(req, env),
     port: opts.port ?? Number(process.env.PORT ?? 8787),

@@ -1,6 +1,9 @@
 // The playground at / : one plain HTML page (no build step, no dependencies) with a form per route.
 // It calls the API with fetch (the bearer token, when the server wants one, is kept in localStorage)
-// and reads /v1/generate's server-sent events as they arrive.
+// and reads /v1/generate's server-sent events as they arrive. Each form's model list comes from
+// /v1/models (first: the model the API picks when none is named; the model's description below it; a
+// task no model serves is disabled); the example inputs suit the embedded WordNet models, and the T5
+// form has one example per task prefix of t5-wordnet.
 export const PLAYGROUND_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -22,6 +25,9 @@ export const PLAYGROUND_HTML = `<!doctype html>
   .answer { font-weight: 600; margin: .4rem 0; }
   .err { color: #b3261e; }
   small { color: #6b7480; }
+  .desc { display: block; min-height: 1em; margin-top: .2rem; }
+  .examples { margin-top: .4rem; font-size: .85rem; color: #4a5563; }
+  .examples button { margin: .2rem .3rem 0 0; padding: .15rem .5rem; font-size: .85rem; }
 </style>
 </head>
 <body>
@@ -38,8 +44,9 @@ export const PLAYGROUND_HTML = `<!doctype html>
   <h2>Fill mask</h2>
   <div class="row"><div><label for="fill-mask-model">model</label><select id="fill-mask-model" data-task="fill-mask"></select></div>
   <div><label for="fill-mask-top-k">top_k</label><input type="text" id="fill-mask-top-k" value="5"></div></div>
+  <small class="desc" id="fill-mask-desc"></small>
   <label for="fill-mask-text">text with [MASK]</label>
-  <textarea id="fill-mask-text">the man went to the [MASK] to buy milk.</textarea>
+  <textarea id="fill-mask-text">a person is a human [MASK].</textarea>
   <button id="fill-mask-run">Fill</button>
   <div class="answer" id="fill-mask-answer"></div>
   <pre id="fill-mask-output"></pre>
@@ -48,9 +55,10 @@ export const PLAYGROUND_HTML = `<!doctype html>
 <section id="embeddings">
   <h2>Embeddings</h2>
   <label for="embeddings-model">model</label><select id="embeddings-model" data-task="embeddings"></select>
+  <small class="desc" id="embeddings-desc"></small>
   <label for="embeddings-text">one text per line</label>
-  <textarea id="embeddings-text">a cat sat on the mat.
-a dog lay on the rug.</textarea>
+  <textarea id="embeddings-text">a domestic animal that barks.
+a small pet that purrs.</textarea>
   <button id="embeddings-run">Embed</button>
   <div class="answer" id="embeddings-answer"></div>
   <pre id="embeddings-output"></pre>
@@ -59,8 +67,9 @@ a dog lay on the rug.</textarea>
 <section id="classify">
   <h2>Classify</h2>
   <label for="classify-model">model</label><select id="classify-model" data-task="classify"></select>
-  <label for="classify-text">text</label>
-  <textarea id="classify-text">what a wonderful film.</textarea>
+  <small class="desc" id="classify-desc"></small>
+  <label for="classify-text">text (for bert-wordnet-pos: a definition, as in a dictionary)</label>
+  <textarea id="classify-text">move fast by using one's feet, with one foot off the ground at any given time</textarea>
   <button id="classify-run">Classify</button>
   <div class="answer" id="classify-answer"></div>
   <pre id="classify-output"></pre>
@@ -69,8 +78,9 @@ a dog lay on the rug.</textarea>
 <section id="next-sentence">
   <h2>Next sentence</h2>
   <label for="next-sentence-model">model</label><select id="next-sentence-model" data-task="next-sentence"></select>
-  <label for="next-sentence-a">sentence A</label><input type="text" id="next-sentence-a" value="the cat sat on the mat.">
-  <label for="next-sentence-b">sentence B</label><input type="text" id="next-sentence-b" value="it was very happy.">
+  <small class="desc" id="next-sentence-desc"></small>
+  <label for="next-sentence-a">sentence A</label><input type="text" id="next-sentence-a" value="a dog is a member of the genus canis.">
+  <label for="next-sentence-b">sentence B</label><input type="text" id="next-sentence-b" value="the dog barked all night.">
   <button id="next-sentence-run">Score</button>
   <div class="answer" id="next-sentence-answer"></div>
   <pre id="next-sentence-output"></pre>
@@ -81,8 +91,16 @@ a dog lay on the rug.</textarea>
   <div class="row"><div><label for="generate-model">model</label><select id="generate-model" data-task="generate"></select></div>
   <div><label for="generate-max">max_new_tokens</label><input type="text" id="generate-max" value="20"></div>
   <div><label><input type="checkbox" id="generate-stream" checked> stream</label></div></div>
+  <small class="desc" id="generate-desc"></small>
   <label for="generate-text">input</label>
-  <textarea id="generate-text">the cat is on the mat.</textarea>
+  <textarea id="generate-text">define: house</textarea>
+  <div class="examples">examples:
+    <button type="button" data-example="define: house">define: house</button>
+    <button type="button" data-example="synonyms: happy">synonyms: happy</button>
+    <button type="button" data-example="hypernym: oak">hypernym: oak</button>
+    <button type="button" data-example="pos: move fast by using one's feet">pos: move fast by using one's feet</button>
+    <button type="button" data-example="a dog is a member of the genus &lt;extra_id_0&gt; that has been domesticated by &lt;extra_id_1&gt;">span filling</button>
+  </div>
   <button id="generate-run">Generate</button>
   <div class="answer" id="generate-answer"></div>
   <pre id="generate-output"></pre>
@@ -118,19 +136,35 @@ function fail(name, err) {
 }
 function model(name) { return $(name + "-model").value || undefined; }
 
+const descriptions = {};
+function describe(sel) {
+  $(sel.dataset.task + "-desc").textContent = descriptions[sel.value] || "";
+}
+
 async function loadModels() {
   try {
     const res = await fetch("/v1/models", { headers: headers() });
     const json = await res.json();
     if (!res.ok) throw new Error(json.error ? json.error.message : res.statusText);
+    for (const m of json.data) descriptions[m.id] = m.description || "";
     for (const sel of document.querySelectorAll("select[data-task]")) {
       const task = sel.dataset.task;
+      const serving = json.data.filter((m) => m.tasks.includes(task));
       sel.innerHTML = "";
-      for (const m of json.data.filter((m) => m.tasks.includes(task))) {
+      for (const m of serving) {
         const o = document.createElement("option");
         o.value = o.textContent = m.id;
         sel.appendChild(o);
       }
+      if (serving.length === 0) {
+        const o = document.createElement("option");
+        o.value = "";
+        o.textContent = "(no model serves " + task + ")";
+        sel.appendChild(o);
+      }
+      sel.disabled = serving.length === 0;
+      $(task + "-run").disabled = serving.length === 0;
+      describe(sel);
     }
     $("models-status").innerHTML = "<small>" + json.data.length + " models: " + json.data.map((m) => m.id + " (" + m.tasks.join(", ") + ")").join("; ") + "</small>";
   } catch (err) {
@@ -205,6 +239,10 @@ $("generate-run").addEventListener("click", async () => {
     }
   } catch (err) { fail("generate", err); }
 });
+
+for (const sel of document.querySelectorAll("select[data-task]")) sel.addEventListener("change", () => describe(sel));
+for (const b of document.querySelectorAll("button[data-example]"))
+  b.addEventListener("click", () => { $("generate-text").value = b.dataset.example; });
 
 loadModels();
 </script>

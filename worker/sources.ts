@@ -5,8 +5,11 @@
 import type { FileReader } from "../src/tasks/load.ts";
 import { ConfigurationError, type R2BucketLike } from "./config.ts";
 
-/** Embedded files by path ("bert_tiny/model.safetensors"): bytes, text, or parsed JSON. */
-export type BundleFiles = Record<string, ArrayBuffer | Uint8Array | string | object>;
+/** A bundled module imported on first use (`() => import("…")`): its default export is the file. */
+export type LazyFile = () => Promise<{ default: ArrayBuffer | Uint8Array | string | object }>;
+
+/** Embedded files by path ("bert_tiny/model.safetensors"): bytes, text, parsed JSON, or a LazyFile. */
+export type BundleFiles = Record<string, ArrayBuffer | Uint8Array | string | object | LazyFile>;
 
 const utf8 = new TextEncoder();
 
@@ -19,14 +22,18 @@ export function parseSource(source: string): { kind: "bundle" | "r2" | "dir"; pa
   return { kind, path };
 }
 
+/** The bytes of one embedded file (importing it first if it is lazy); undefined when not embedded. */
+export async function bundleFile(files: BundleFiles, path: string): Promise<Uint8Array | undefined> {
+  let v = files[path];
+  if (v === undefined) return undefined;
+  if (typeof v === "function") v = (await (v as LazyFile)()).default;
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return utf8.encode(typeof v === "string" ? v : JSON.stringify(v));
+}
+
 export function bundleReader(files: BundleFiles, folder: string): FileReader {
-  return async (name) => {
-    const v = files[`${folder}/${name}`];
-    if (v === undefined) return undefined;
-    if (v instanceof Uint8Array) return v;
-    if (v instanceof ArrayBuffer) return new Uint8Array(v);
-    return utf8.encode(typeof v === "string" ? v : JSON.stringify(v));
-  };
+  return (name) => bundleFile(files, `${folder}/${name}`);
 }
 
 export function r2Reader(bucket: R2BucketLike | undefined, prefix: string): FileReader {

@@ -1,14 +1,28 @@
-// `npm run serve`: the same app on Node (@hono/node-server), vars from wrangler.toml, "bundle:" model
-// folders read from test/fixtures. Answers equal the tasks run directly on the same folders; the
-// server-sent event stream arrives over a real socket and matches the non-streamed output.
+// `npm run serve`: the same app on Node (@hono/node-server), vars from wrangler.toml. With the fixture
+// list (test/worker/fixture-models.json) the "bundle:" folders come from test/fixtures: answers equal
+// the tasks run directly on the same folders, and the server-sent event stream arrives over a real
+// socket and matches the non-streamed output. With wrangler.toml's own list, the embedded default
+// models are read from models/ (bundle folders are looked up in models/, then test/fixtures/).
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBertPipelineDir } from "../../src/models/load-node.ts";
 import { fillMask } from "../../src/tasks/fill-mask.ts";
 import { DEFAULT_LIMITS, readConfig } from "../../worker/config.ts";
-import { nodeEnv, readWranglerVars, startNodeServer } from "../../worker/node.ts";
+import { ROOT } from "../../worker/dev.ts";
+import {
+  bundleFolder,
+  DEFAULT_MODELS_DIRS,
+  modelsDirs,
+  nodeEnv,
+  readWranglerVars,
+  startNodeServer,
+} from "../../worker/node.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
+
+const FIXTURE_MODELS = readFileSync(join(ROOT, "test/worker/fixture-models.json"), "utf8");
+const DEFAULT_NAMES = ["bert-wordnet", "bert-wordnet-pos", "t5-wordnet"];
 
 const post = (url: string, body: unknown) =>
   fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
@@ -18,13 +32,16 @@ describe("wrangler.toml", () => {
     const vars = readWranglerVars(readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8"));
     const config = readConfig(vars);
     expect(config.limits).toEqual(DEFAULT_LIMITS);
-    expect(config.models.map((m) => m.name)).toEqual([
+    expect(config.models.map((m) => m.name)).toEqual(DEFAULT_NAMES);
+    for (const m of config.models) expect(m.dtype).toBe("int8"); // the shipped checkpoints are int8
+    expect(config.models[1].adapter).toBe("bundle:bert-wordnet-pos");
+    expect(vars.CORS_ORIGINS).toBe("*");
+    expect(readConfig({ MODELS: FIXTURE_MODELS }).models.map((m) => m.name)).toEqual([
       "bert-tiny",
       "bert-tiny-int8",
       "bert-tiny-classifier",
       "t5-tiny-copy",
     ]);
-    expect(vars.CORS_ORIGINS).toBe("*");
   });
 
   it("environment variables override the vars", () => {
@@ -32,14 +49,36 @@ describe("wrangler.toml", () => {
   });
 });
 
-describe("npm run serve (Node)", () => {
+describe("bundle folders under Node", () => {
+  it("MODELS_DIR: default models/ then test/fixtures/; a ':'-separated list otherwise", () => {
+    expect(DEFAULT_MODELS_DIRS).toEqual([join(ROOT, "models"), join(ROOT, "test/fixtures")]);
+    expect(modelsDirs(undefined)).toBe(DEFAULT_MODELS_DIRS);
+    expect(modelsDirs("")).toBe(DEFAULT_MODELS_DIRS);
+    expect(modelsDirs("/a:/b/c")).toEqual(["/a", "/b/c"]);
+  });
+
+  it("a folder is read from the first directory that has it", () => {
+    expect(bundleFolder(DEFAULT_MODELS_DIRS, "bert-wordnet")).toBe(join(ROOT, "models/bert-wordnet"));
+    expect(bundleFolder(DEFAULT_MODELS_DIRS, "tok/bert")).toBe(join(ROOT, "test/fixtures/tok/bert"));
+    expect(bundleFolder(DEFAULT_MODELS_DIRS, "nowhere")).toBe(join(ROOT, "models/nowhere"));
+    const fixturesFirst = [join(ROOT, "test/fixtures"), join(ROOT, "models")];
+    expect(bundleFolder(fixturesFirst, "bert_tiny")).toBe(join(ROOT, "test/fixtures/bert_tiny"));
+    expect(bundleFolder(fixturesFirst, "t5-wordnet")).toBe(join(ROOT, "models/t5-wordnet"));
+  });
+});
+
+async function listen(env: ReturnType<typeof nodeEnv>) {
+  const server = startNodeServer({ port: 0, env });
+  await new Promise<void>((r) => server.once("listening", () => r()));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe("npm run serve (Node), fixture models", () => {
   let server: ReturnType<typeof startNodeServer>;
   let url: string;
 
   beforeAll(async () => {
-    server = startNodeServer({ port: 0, env: nodeEnv({ LOG_LEVEL: "off" }) });
-    await new Promise<void>((r) => server.once("listening", () => r()));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, url } = await listen(nodeEnv({ LOG_LEVEL: "off", MODELS: FIXTURE_MODELS })));
   });
 
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
@@ -83,5 +122,35 @@ describe("npm run serve (Node)", () => {
     const res = await post(`${url}/v1/embeddings`, { input: [] });
     expect(res.status).toBe(422);
     expect(await res.json()).toMatchObject({ error: { code: "invalid_request" } });
+  });
+});
+
+describe("npm run serve (Node), the default models", () => {
+  let server: ReturnType<typeof startNodeServer>;
+  let url: string;
+
+  beforeAll(async () => {
+    ({ server, url } = await listen(nodeEnv({ LOG_LEVEL: "off" })));
+  });
+
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("lists the defaults and serves them from models/", async () => {
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id)).toEqual(DEFAULT_NAMES);
+    const text = "a dog is a kind of [MASK].";
+    const res = await post(`${url}/v1/fill-mask`, { inputs: text });
+    expect(res.status).toBe(200);
+    const p = await loadBertPipelineDir(join(ROOT, "models/bert-wordnet"), { dtype: "int8" });
+    expect(await res.json()).toEqual(fillMask(p, [text], { topK: 5 })[0][0]);
+
+    const cls = (await (
+      await post(`${url}/v1/classify`, { inputs: "a building where people live", top_k: 4 })
+    ).json()) as { label: string }[];
+    expect(cls.map((c) => c.label).sort()).toEqual(["adjective", "adverb", "noun", "verb"]);
+    const gen = (await (await post(`${url}/v1/generate`, { inputs: "define: house" })).json()) as {
+      generated_text: string;
+    }[];
+    expect(gen[0].generated_text.trim().length).toBeGreaterThan(0);
   });
 });

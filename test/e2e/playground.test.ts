@@ -1,7 +1,9 @@
-// The playground page in headless Chromium against the real worker (`wrangler dev` on 127.0.0.1):
-// it loads, lists the models, and a fill-mask request shows an answer; a streamed generation shows the
-// same text as the API's non-streamed answer. Needs Debian's chromium (.ci/run installs it); without
-// one the test is skipped locally and fails under CI.
+// The playground page in headless Chromium against the real worker as `npm start` runs it (`wrangler
+// dev` on 127.0.0.1, wrangler.toml's vars: the embedded default models): it loads, lists the models
+// with each form's default (the model the API picks) and its description, and a fill-mask request shows
+// the API's answer; a streamed generation of an example input shows the same text as the API's
+// non-streamed answer. Needs Debian's chromium (.ci/run installs it); without one the test is skipped
+// locally and fails under CI.
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "../../worker/dev.ts";
@@ -25,7 +27,7 @@ describe.skipIf(!executablePath)("playground in headless Chromium", () => {
     await server?.stop();
   });
 
-  it("loads, lists the models, and a fill-mask request shows an answer", async () => {
+  it("loads, lists the default models, and a fill-mask request shows an answer", async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
@@ -34,9 +36,16 @@ describe.skipIf(!executablePath)("playground in headless Chromium", () => {
     await page.waitForFunction(
       () => (document.querySelector("#fill-mask-model") as HTMLSelectElement).options.length > 0,
     );
-    await expect(page.locator("#models-status").textContent()).resolves.toContain("bert-tiny");
+    const status = (await page.locator("#models-status").textContent()) ?? "";
+    for (const name of ["bert-wordnet", "bert-wordnet-pos", "t5-wordnet"]) expect(status).toContain(name);
+    const selected = (id: string) => page.locator(id).inputValue();
+    await expect(selected("#fill-mask-model")).resolves.toBe("bert-wordnet");
+    await expect(selected("#classify-model")).resolves.toBe("bert-wordnet-pos");
+    await expect(selected("#generate-model")).resolves.toBe("t5-wordnet");
+    await expect(page.locator("#classify-desc").textContent()).resolves.toMatch(/part-of-speech/);
+    const text = "a person is a human [MASK].";
+    await expect(page.locator("#fill-mask-text").inputValue()).resolves.toBe(text); // the example input
 
-    await page.fill("#fill-mask-text", "the man went to the [MASK] to buy milk.");
     await page.fill("#fill-mask-top-k", "3");
     await page.click("#fill-mask-run");
     await page.waitForFunction(() => document.querySelector("#fill-mask-answer")?.textContent !== "");
@@ -47,7 +56,7 @@ describe.skipIf(!executablePath)("playground in headless Chromium", () => {
       await fetch(`${server.url}/v1/fill-mask`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ inputs: "the man went to the [MASK] to buy milk.", top_k: 3 }),
+        body: JSON.stringify({ inputs: text, top_k: 3 }),
       })
     ).json()) as { token_str: string; score: number }[];
     expect(answer).toBe(api.map((c) => `${c.token_str} (${c.score.toFixed(3)})`).join(", "));
@@ -56,13 +65,14 @@ describe.skipIf(!executablePath)("playground in headless Chromium", () => {
     await page.close();
   });
 
-  it("streams a generation into the page", async () => {
+  it("streams a generation of an example input into the page", async () => {
     const page = await browser.newPage();
     await page.goto(`${server.url}/`);
     await page.waitForFunction(
       () => (document.querySelector("#generate-model") as HTMLSelectElement).options.length > 0,
     );
-    await page.fill("#generate-text", "the cat is on the mat.");
+    await page.click('button[data-example="synonyms: happy"]');
+    await expect(page.locator("#generate-text").inputValue()).resolves.toBe("synonyms: happy");
     await page.click("#generate-run");
     await page.waitForFunction(() =>
       /finish:/.test(document.querySelector("#generate-output")?.textContent ?? ""),
@@ -72,10 +82,11 @@ describe.skipIf(!executablePath)("playground in headless Chromium", () => {
       await fetch(`${server.url}/v1/generate`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ inputs: "the cat is on the mat.", max_new_tokens: 20 }),
+        body: JSON.stringify({ inputs: "synonyms: happy", max_new_tokens: 20 }),
       })
     ).json()) as { generated_text: string }[];
     expect(streamed).toBe(plain.generated_text);
+    expect(plain.generated_text.trim().length).toBeGreaterThan(0);
     await page.close();
   });
 });

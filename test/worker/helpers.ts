@@ -1,5 +1,6 @@
 // Helpers for the API tests that run inside workerd: requests through the worker's own fetch handler
-// (SELF, configured from wrangler.toml) or through the app with a modified environment.
+// (SELF, configured from wrangler.toml with MODELS = the fixtures, see vitest.config.ts) or through the
+// app with a modified environment.
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import worker from "../../worker/index.ts";

@@ -6,15 +6,16 @@ import type { FileReader } from "../../src/tasks/load.ts";
 import { createApp } from "../../worker/app.ts";
 import { BUNDLE } from "../../worker/bundle.ts";
 import { workersPlatform } from "../../worker/index.ts";
+import { bundleFile } from "../../worker/sources.ts";
 import { BASE, expectError, fetchWith, json, jsonRequest } from "./helpers.ts";
 
 const embedBody = { input: ["a cat sat on the mat.", "hello"] };
 
 describe("R2 model source", () => {
   it("serves a model folder from the MODELS_BUCKET binding, same answers as the bundle", async () => {
-    for (const [path, v] of Object.entries(BUNDLE)) {
-      const data = v instanceof ArrayBuffer ? v : new TextEncoder().encode(JSON.stringify(v));
-      await env.MODELS_BUCKET.put(`models/${path}`, data);
+    for (const path of Object.keys(BUNDLE)) {
+      if (path.startsWith("bert_tiny/") || path.startsWith("tok/bert/"))
+        await env.MODELS_BUCKET.put(`models/${path}`, (await bundleFile(BUNDLE, path))!);
     }
     const MODELS = JSON.stringify([
       {

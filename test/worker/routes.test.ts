@@ -1,6 +1,8 @@
-// Every route's happy path inside workerd, through the worker as wrangler.toml configures it (the tiny
-// fixture models embedded in the bundle). Model outputs are compared with the tasks run directly on the
-// same files, so the tests check the HTTP plumbing and shapes, not the numbers twice.
+// Every route's happy path inside workerd, through the worker as wrangler.toml configures it, serving
+// the tiny fixture models embedded in the bundle (MODELS = test/worker/fixture-models.json, set by
+// vitest.config.ts; the default models have their own test, defaults.test.ts). Model outputs are
+// compared with the tasks run directly on the same files, so the tests check the HTTP plumbing and
+// shapes, not the numbers twice.
 import { beforeAll, describe, expect, it } from "vitest";
 import simd from "../../build/edgeformer.wasm";
 import relaxedSimd from "../../build/edgeformer-relaxed.wasm";
