@@ -1,10 +1,11 @@
 // Model files embedded in the worker bundle, by "<folder>/<file>" (model sources "bundle:<folder>").
 // Weights (*.safetensors) and SentencePiece models (*.model) are Data modules (ArrayBuffer) by the
-// [[rules]] in wrangler.toml, vocab.txt a Text module (string, wrangler's default rule for *.txt); these
-// are imported on first use (wrangler keeps each as its own module, evaluated only when a model is
-// loaded), so an isolate holds the bytes of the models it serves and no others. JSON files are small and
-// bundled as parsed objects. Under Node, "bundle:<folder>" reads the folder from disk instead (models/,
-// then test/fixtures/: see worker/node.ts).
+// [[rules]] in wrangler.toml, vocab.txt a Text module (string, wrangler's default rule for *.txt); each is
+// its own module, imported on first use, so a vitest-pool-workers test isolate fetches only the files
+// of the models it loads. (workerd itself creates every Data module's buffer at startup — an idle
+// isolate holds ~20 MiB of them — so in production all embedded files count towards the 128 MB.) JSON
+// files are small and bundled as parsed objects. Under Node, "bundle:<folder>" reads the folder from
+// disk instead (models/, then test/fixtures/: see worker/node.ts).
 // - The embedded default models (models/, ~19 MB, int8; wrangler.toml serves them): bert-wordnet
 //   (4-layer BERT with MLM + NSP heads, WordPiece vocab.txt), bert-wordnet-pos (an adapter folder on
 //   bert-wordnet: the part of speech of the word a WordNet gloss defines) and t5-wordnet (4+4-layer T5).
