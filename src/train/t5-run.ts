@@ -189,6 +189,8 @@ export interface T5RunOptions extends Partial<T5RunSettings> {
   progress?: ProgressMode;
   stream?: ProgressStream;
   runtime?: KernelRuntime;
+  /** Stop after this step, keeping the learning-rate schedule of `steps` (a run cut short on purpose; resumable). */
+  stopAt?: number;
   /** Test hooks, as pretrainBert's. */
   beforeStep?: (step: number, trainer: T5Trainer) => void;
   afterStep?: (step: number) => void | Promise<void>;
@@ -213,6 +215,8 @@ export interface T5RunResult {
   parameters: number;
   tokens_per_s?: number;
   seconds: number;
+  /** Set when the run stopped before `steps` (--stop-at). */
+  stopped_at?: number;
   /** pretrain: training chunks; tasks: examples per task. */
   train_examples: number | Record<string, number>;
 }
@@ -680,7 +684,8 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
     let loss = Number.NaN;
     const trainStart = performance.now();
     let trainTokens = 0;
-    for (let step = startStep; step < settings.steps; step++) {
+    const end = Math.min(settings.steps, opts.stopAt ?? settings.steps);
+    for (let step = startStep; step < end; step++) {
       const n = step + 1;
       if (opts.beforeStep) opts.beforeStep(n, trainer);
       const examples = stepExamples();
@@ -735,7 +740,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
             `step ${n}/${settings.steps} loss ${loss.toFixed(4)} token acc ${(100 * acc).toFixed(1)}% lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
           );
       }
-      if (settings.evalEvery > 0 && hasEval && (n % settings.evalEvery === 0 || n === settings.steps)) {
+      if (settings.evalEvery > 0 && hasEval && (n % settings.evalEvery === 0 || n === end)) {
         const te = performance.now();
         const ev = evaluate();
         result.eval = ev;
@@ -764,7 +769,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
         await metrics.writeCurves(title, curveSpec);
         windowStart += performance.now() - te;
       }
-      if ((settings.saveEvery > 0 && n % settings.saveEvery === 0) || n === settings.steps) {
+      if ((settings.saveEvery > 0 && n % settings.saveEvery === 0) || n === end) {
         const ts = performance.now();
         await save(n);
         await metrics.writeCurves(title, curveSpec);
@@ -773,10 +778,14 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
       if (opts.afterStep) await opts.afterStep(n);
     }
     progress.done();
-    if (startStep < settings.steps) {
+    if (startStep < end) {
       result.loss = loss;
       result.tokens_per_s = Math.round((trainTokens * 1000) / (performance.now() - trainStart));
-    } else say(`${latest?.dir} is already at step ${startStep} of ${settings.steps}: nothing to train`);
+    } else
+      say(
+        `${latest?.dir} is already at step ${startStep} (stopping at ${end} of ${settings.steps}): nothing to train`,
+      );
+    if (end < settings.steps) result.stopped_at = end;
     await writeFileAtomic(join(out, "config.json"), `${JSON.stringify(configJson, null, 2)}\n`);
     await writeFileAtomic(
       join(out, "model.safetensors"),

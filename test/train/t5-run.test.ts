@@ -116,6 +116,13 @@ describe("T5 pretraining run", () => {
     await trainT5(base("part", { steps: 8, saveEvery: 4, evalEvery: 0, resume: true }));
     const a = await readTensors(join(setup.dir, "full"));
     const b = await readTensors(join(setup.dir, "part"));
+    // --stop-at: the same schedule, cut short, then resumed to the end
+    const cut = await trainT5(base("cut", { steps: 8, saveEvery: 0, evalEvery: 0, stopAt: 5 }));
+    expect(cut.stopped_at).toBe(5);
+    expect(cut.checkpoint).toContain("checkpoint-5");
+    await trainT5(base("cut", { steps: 8, saveEvery: 0, evalEvery: 0, resume: true }));
+    const c = await readTensors(join(setup.dir, "cut"));
+    expect(Array.from(c.float32("shared.weight"))).toEqual(Array.from(a.float32("shared.weight")));
     for (const n of [
       "shared.weight",
       "encoder.block.0.layer.0.SelfAttention.q.weight",
