@@ -46,7 +46,7 @@ import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
 import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
 import { PretrainSettingsError, readJson, readText, TrainingDivergedError } from "./run-files.ts";
 import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
-import { type T5Batch, T5Trainer } from "./t5-train.ts";
+import { T5Trainer } from "./t5-train.ts";
 import {
   collateT5,
   type MixingStrategy,
@@ -87,6 +87,8 @@ export interface T5RunSettings {
   inputLength: number;
   /** tasks: targets are cut to this. */
   targetLength: number;
+  /** Examples per micro-batch after sorting a step's examples by length (0: the step is one batch). */
+  microBatch: number;
   noiseDensity: number;
   meanNoiseSpanLength: number;
   seed: number;
@@ -118,6 +120,7 @@ const FIXED: (keyof T5RunSettings)[] = [
   "batch",
   "inputLength",
   "targetLength",
+  "microBatch",
   "noiseDensity",
   "meanNoiseSpanLength",
   "seed",
@@ -139,6 +142,7 @@ export const T5_DEFAULT_SETTINGS: Omit<T5RunSettings, "mode" | "warmup"> = {
   schedule: "linear",
   inputLength: 64,
   targetLength: 48,
+  microBatch: 0,
   noiseDensity: 0.15,
   meanNoiseSpanLength: 3,
   seed: 42,
@@ -234,7 +238,8 @@ function checkSettings(s: T5RunSettings): void {
       throw new PretrainSettingsError(`${k} must be an integer ≥ ${min}, got ${v}`);
   };
   for (const k of ["steps", "batch", "logEvery", "keep"] as const) int(k, 1);
-  for (const k of ["warmup", "evalEvery", "saveEvery", "evalExamples", "limit"] as const) int(k, 0);
+  for (const k of ["warmup", "evalEvery", "saveEvery", "evalExamples", "limit", "microBatch"] as const)
+    int(k, 0);
   int("inputLength", 4);
   int("targetLength", 2);
   int("vocabSize", 110);
@@ -327,6 +332,41 @@ function correctTokens(logits: Float32Array, rows: Int32Array, labels: Int32Arra
     if (best === labels[rows[r]]) ok++;
   }
   return ok;
+}
+
+/**
+ * A step's examples as micro-batches of similar length (sorted by input + target length, cut into groups
+ * of at most `size`; 0 = one batch), so short examples are not padded to the step's longest.
+ */
+export function lengthBuckets(examples: readonly T5Example[], size: number): T5Example[][] {
+  if (!(size > 0) || examples.length <= size) return [[...examples]];
+  const sorted = examples
+    .map((e, i) => ({ e, i, n: e.inputs.length + e.targets.length }))
+    .sort((a, b) => a.n - b.n || a.i - b.i)
+    .map((x) => x.e);
+  const out: T5Example[][] = [];
+  for (let i = 0; i < sorted.length; i += size) out.push(sorted.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Gradient of the mean target-token loss over a step's micro-batches (each scaled by its share of the
+ * step's labeled tokens, accumulated), the step's loss, and, when asked, the correct argmax predictions.
+ */
+function stepLossAndGrad(trainer: T5Trainer, groups: readonly T5Example[][], pad: number, logits: boolean) {
+  const batches = groups.map((g) => collateT5(g, pad));
+  const counts = batches.map((b) => b.labels.reduce((a, y) => a + (y !== -100 ? 1 : 0), 0));
+  const total = counts.reduce((a, b) => a + b, 0);
+  let loss = 0;
+  let correct = 0;
+  let paddedTokens = 0;
+  batches.forEach((b, i) => {
+    const o = trainer.lossAndGrad(b, { accumulate: i > 0, lossScale: total ? counts[i] / total : 0, logits });
+    if (counts[i] > 0) loss += (o.loss * counts[i]) / total;
+    if (logits && o.tokens) correct += correctTokens(o.logits!, o.rows, b.labels, trainer.config.vocabSize);
+    paddedTokens += b.batch * (b.seq + b.decoderSeq);
+  });
+  return { loss: total ? loss : Number.NaN, tokens: total, correct, paddedTokens };
 }
 
 /** Tokens of a text example for training: input and target with EOS, cut to the limits. */
@@ -689,10 +729,9 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
       const n = step + 1;
       if (opts.beforeStep) opts.beforeStep(n, trainer);
       const examples = stepExamples();
-      const batch: T5Batch = collateT5(examples, pad);
       const lr = learningRate(schedule, step);
       const logNow = n % settings.logEvery === 0 || n === settings.steps;
-      const o = trainer.lossAndGrad(batch, { logits: logNow });
+      const o = stepLossAndGrad(trainer, lengthBuckets(examples, settings.microBatch), pad, logNow);
       const last = lastSaved ? `last good checkpoint: ${lastSaved}` : "no checkpoint was written yet";
       if (!Number.isFinite(o.loss))
         throw new TrainingDivergedError(
@@ -708,7 +747,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
         );
       trainer.adamwStep({ ...adamw, lr }, clip.scale);
       loss = o.loss;
-      const tokens = batch.batch * (batch.seq + batch.decoderSeq);
+      const tokens = o.paddedTokens;
       tokensSeen += tokens;
       windowTokens += tokens;
       trainTokens += tokens;
@@ -720,9 +759,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
       }
       progress.update(n, loss, rate);
       if (logNow) {
-        const acc = o.tokens
-          ? correctTokens(o.logits!, o.rows, batch.labels, trainer.config.vocabSize) / o.tokens
-          : 0;
+        const acc = o.tokens ? o.correct / o.tokens : 0;
         const e: MetricsEntry = {
           type: "train",
           step: n,

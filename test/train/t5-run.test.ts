@@ -13,7 +13,7 @@ import { mulberry32 } from "../../src/train/data/index.ts";
 import type { MetricsEntry } from "../../src/train/metrics.ts";
 import { PretrainSettingsError, TrainingDivergedError } from "../../src/train/run-files.ts";
 import { majorityTarget, normalizeAnswer, score, tokenF1 } from "../../src/train/t5-eval.ts";
-import { type T5RunOptions, trainT5 } from "../../src/train/t5-run.ts";
+import { lengthBuckets, type T5RunOptions, trainT5 } from "../../src/train/t5-run.ts";
 import { T5Trainer } from "../../src/train/t5-train.ts";
 import { collateT5, objectiveExample, packChunks } from "../../src/train/t5data/examples.ts";
 import { tinySetup } from "./trainer-corpus.ts";
@@ -215,6 +215,26 @@ describe("T5 multi-task run", () => {
       expect(typeof evals[1][k]).toBe("number");
     expect(evals[1].loss_first as number).toBeLessThan(evals[0].loss_first as number);
     expect(r.eval?.tasks?.first.examples).toBe(32);
+  }, 60_000);
+});
+
+describe("T5 length buckets", () => {
+  it("micro-batches sorted by length give the step's loss and nearly the same weights as one batch", async () => {
+    const one = await trainT5(base("mb-one", { steps: 3, saveEvery: 0, evalEvery: 0, logEvery: 1 }));
+    const mb = await trainT5(
+      base("mb-four", { steps: 3, saveEvery: 0, evalEvery: 0, logEvery: 1, microBatch: 3 }),
+    );
+    expect(Math.abs(mb.loss! - one.loss!)).toBeLessThan(1e-4 * one.loss!);
+    const a = (await readTensors(join(setup.dir, "mb-one"))).float32("shared.weight");
+    const b = (await readTensors(join(setup.dir, "mb-four"))).float32("shared.weight");
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    expect(worst).toBeLessThan(1e-4);
+    const ex = (n: number) => ({ inputs: Array(n).fill(5), targets: [1] });
+    expect(lengthBuckets([ex(5), ex(1), ex(3), ex(2)], 2).map((g) => g.map((e) => e.inputs.length))).toEqual([
+      [1, 2],
+      [3, 5],
+    ]);
   }, 60_000);
 });
 

@@ -17,7 +17,7 @@ const flag = { type: "boolean" } as const;
 
 /** Flags both T5 commands take. */
 const COMMON =
-  "[--config FILE | --init DIR] [--vocab-size V] [--steps N] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--input-length T] [--target-length T] [--seed S] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--eval-examples N] [--stop-at N] [--progress auto|bar|lines|none] [--resume]";
+  "[--config FILE | --init DIR] [--vocab-size V] [--steps N] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--input-length T] [--target-length T] [--seed S] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--eval-examples N] [--micro-batch N] [--stop-at N] [--progress auto|bar|lines|none] [--resume]";
 export const PRETRAIN_T5_SUMMARY = `t5 --corpus FILE --out DIR [--eval-corpus FILE] [--objective span|lm|prefix-lm] [--noise-density X] [--mean-noise-span-length X] [--held-out F] ${COMMON}`;
 export const TRAIN_SUMMARY = `--tasks tasks.json --out DIR [--eval-tasks tasks.json] [--mixing proportional|equal|temperature] [--K N] [--T X] ${COMMON}`;
 
@@ -44,6 +44,7 @@ export const T5_RUN_OPTIONS = {
   progress: s,
   resume: flag,
   "stop-at": s,
+  "micro-batch": s,
 };
 export const PRETRAIN_T5_OPTIONS = {
   corpus: s,
@@ -82,6 +83,7 @@ export async function t5RunCommand(mode: "pretrain" | "tasks", flags: Flags): Pr
     evalExamples: int(flags, "eval-examples"),
     resume: Boolean(flags.resume),
     stopAt: int(flags, "stop-at", undefined, 1),
+    microBatch: int(flags, "micro-batch", undefined, 0),
     progress: oneOf<ProgressMode>(flags, "progress", ["auto", "bar", "lines", "none"], "auto"),
   };
   if (mode === "pretrain") {
