@@ -20,6 +20,11 @@ export interface BertConfig {
   id2label: string[];
   /** Number of classification labels (id2label.length). */
   numLabels: number;
+  /**
+   * Multi-task classification (config.json "edgeformer_tasks": {task: {"id2label": {…}}}, written by
+   * multi-task fine-tuning): each task's labels, in the file's order; its head is classifier.{task}.*.
+   */
+  tasks?: { name: string; id2label: string[] }[];
 }
 
 export class ConfigError extends Error {
@@ -67,6 +72,7 @@ export function bertConfigFromJson(json: unknown): BertConfig {
   const id2labelRaw = (j.id2label ?? {}) as Record<string, string>;
   const numLabels = typeof j.num_labels === "number" ? j.num_labels : Object.keys(id2labelRaw).length;
   const id2label = Array.from({ length: numLabels }, (_, i) => String(id2labelRaw[i] ?? `LABEL_${i}`));
+  const tasks = j.edgeformer_tasks === undefined ? undefined : parseTasks(j.edgeformer_tasks);
   const eps = j.layer_norm_eps ?? 1e-12;
   if (typeof eps !== "number" || !(eps > 0))
     throw new ConfigError(`config.json: layer_norm_eps must be a positive number`);
@@ -86,5 +92,28 @@ export function bertConfigFromJson(json: unknown): BertConfig {
     padTokenId: int(j, "pad_token_id", 0),
     id2label,
     numLabels: id2label.length,
+    ...(tasks ? { tasks } : {}),
   };
+}
+
+/** "edgeformer_tasks": {task: {"id2label": {"0": label, …}}} → tasks with their label lists. */
+function parseTasks(v: unknown): { name: string; id2label: string[] }[] {
+  const bad = (msg: string): never => {
+    throw new ConfigError(`config.json: edgeformer_tasks ${msg}`);
+  };
+  if (typeof v !== "object" || v === null || Array.isArray(v)) bad("must map task names to {id2label}");
+  const out: { name: string; id2label: string[] }[] = [];
+  for (const [name, t] of Object.entries(v as Record<string, unknown>)) {
+    if (name === "" || /[.\s]/.test(name)) bad(`has task name ${JSON.stringify(name)} (no dots or spaces)`);
+    const m = (t as { id2label?: unknown } | null)?.id2label;
+    if (typeof m !== "object" || m === null || Array.isArray(m)) bad(`.${name} needs an id2label object`);
+    const labels = m as Record<string, unknown>;
+    const n = Object.keys(labels).length;
+    const id2label = Array.from({ length: n }, (_, i) => labels[i]);
+    if (n < 1 || !id2label.every((l) => typeof l === "string"))
+      bad(`.${name}.id2label must map 0…n−1 to label strings`);
+    out.push({ name, id2label: id2label as string[] });
+  }
+  if (out.length === 0) bad("lists no task");
+  return out;
 }

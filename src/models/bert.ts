@@ -4,6 +4,10 @@
 // classification, extractive question answering. forward() reads as the list of kernel calls. When the
 // weights hold Houlsby adapters ({layer}.attention.output.adapter.*, {layer}.output.adapter.*; see
 // adapters.ts) each one runs on its sublayer's output projection before the residual add + LayerNorm.
+// Multi-task classifiers (from multi-task fine-tuning): one head per task, classifier.{task}.weight
+// [L_task, C] / classifier.{task}.bias, labels in config.json's edgeformer_tasks. Every head is loaded;
+// option `task` picks the one `classify` uses (default: the first task), and config.id2label / numLabels
+// are that task's; forward's wants.task runs another task's head for one call.
 
 import { Epilogue, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
@@ -35,6 +39,8 @@ export interface BertWants {
   pooled?: boolean;
   /** Sequence classification logits [B, labels]. */
   classify?: boolean;
+  /** Multi-task models: the task whose head classify runs (default: the model's selected task). */
+  task?: string;
   /** Token classification logits [B,T,labels]. */
   tokenClassify?: boolean;
   /** Question answering start/end logits [B,T] each. */
@@ -117,8 +123,17 @@ export function weightF32(store: TensorStore, name: string): Float32Array {
   return out;
 }
 
+const TASK_HEAD = /^classifier\.([^.]+)\.weight$/;
+
 export class BertModel {
+  /** The config; for a multi-task model, id2label / numLabels are the selected task's. */
+  readonly config: BertConfig;
   readonly heads: Set<BertHead>;
+  /** Tasks of a multi-task model, in config order (empty: none). */
+  readonly tasks: readonly string[];
+  /** The task whose head classify runs by default (multi-task models). */
+  readonly task?: string;
+  private readonly taskHeads = new Map<string, { head: Linear; labels: string[] }>();
   readonly dtype: WeightDType;
   /** Bytes of wasm memory the weights occupy. */
   readonly weightBytes: number;
@@ -146,9 +161,9 @@ export class BertModel {
 
   constructor(
     readonly rt: KernelRuntime,
-    readonly config: BertConfig,
+    config: BertConfig,
     store: TensorStore,
-    opts: { dtype?: WeightDType } = {},
+    opts: { dtype?: WeightDType; task?: string } = {},
   ) {
     const c = config;
     const dtype = opts.dtype ?? "f32";
@@ -167,8 +182,37 @@ export class BertModel {
         `config.json: architecture ${arch} is not supported (${Object.keys(REQUIRED_HEADS).join(", ")})`,
       );
     for (const h of required) heads.add(h);
-    this.heads = heads;
     this.tokenClassification = arch === "BertForTokenClassification";
+    // per-task heads: the config's tasks (labels) or, without them, the heads the store has (by name)
+    const taskLabels: [string, string[]][] = c.tasks
+      ? c.tasks.map((t) => [t.name, t.id2label])
+      : store
+          .names()
+          .map((n) => TASK_HEAD.exec(n)?.[1])
+          .filter((t): t is string => t !== undefined)
+          .sort()
+          .map((t) => [
+            t,
+            Array.from({ length: store.shape(`classifier.${t}.weight`)[0] }, (_, i) => `LABEL_${i}`),
+          ]);
+    this.tasks = Object.freeze(taskLabels.map(([t]) => t));
+    if (this.tasks.length) {
+      if (this.tokenClassification)
+        throw new CheckpointError("per-task classifier heads are for sequence classification only");
+      if (opts.task !== undefined && !this.tasks.includes(opts.task))
+        throw new CheckpointError(
+          `this model has no head for task ${JSON.stringify(opts.task)} (tasks: ${this.tasks.join(", ")})`,
+        );
+      this.task = opts.task ?? this.tasks[0];
+      heads.add("classifier");
+      heads.add("pooler");
+    } else if (opts.task !== undefined)
+      throw new CheckpointError(
+        `task ${JSON.stringify(opts.task)} asked for, but this model has no per-task classifier heads`,
+      );
+    this.heads = heads;
+    const selected = taskLabels.find(([t]) => t === this.task)?.[1];
+    this.config = selected ? { ...config, id2label: [...selected], numLabels: selected.length } : config;
 
     // Expected tensors → shapes, then one check that reports every problem by name.
     const C = c.hiddenSize;
@@ -209,7 +253,8 @@ export class BertModel {
       optional.add("cls.predictions.decoder.bias"); // a duplicate of cls.predictions.bias when saved
     }
     if (heads.has("nsp")) lin("cls.seq_relationship", 2, C);
-    if (heads.has("classifier")) lin("classifier", L, C);
+    if (this.tasks.length) for (const [t, labels] of taskLabels) lin(`classifier.${t}`, labels.length, C);
+    else if (heads.has("classifier")) lin("classifier", L, C);
     if (heads.has("qa")) lin("qa_outputs", 2, C);
     const r = adapterBottleneck(store);
     this.adapterBottleneck = r;
@@ -219,9 +264,12 @@ export class BertModel {
     const isScaleOfExpected = (n: string) =>
       n.endsWith(".weight_scale") && exp.has(n.slice(0, -"_scale".length));
     const isBuffer = (n: string) => n.endsWith("embeddings.position_ids");
+    // a single-head classifier under per-task heads (a base's, under a multi-task adapter) is not used
+    const isReplacedHead = (n: string) =>
+      this.tasks.length > 0 && /^classifier\.(weight|bias|weight_scale)$/.test(n);
     checkTensors(store, exp, {
       optional,
-      ignored: (n) => isScaleOfExpected(n) || isBuffer(n),
+      ignored: (n) => isScaleOfExpected(n) || isBuffer(n) || isReplacedHead(n),
       what: "BERT checkpoint",
     });
 
@@ -284,7 +332,10 @@ export class BertModel {
       );
     }
     if (heads.has("nsp")) this.nsp = loadLinear(rt, store, "cls.seq_relationship", dtype);
-    if (heads.has("classifier")) this.classifier = loadLinear(rt, store, "classifier", dtype);
+    for (const [t, labels] of taskLabels)
+      this.taskHeads.set(t, { head: loadLinear(rt, store, `classifier.${t}`, dtype), labels });
+    if (this.task) this.classifier = this.taskHeads.get(this.task)!.head;
+    else if (heads.has("classifier")) this.classifier = loadLinear(rt, store, "classifier", dtype);
     if (heads.has("qa")) this.qa = loadLinear(rt, store, "qa_outputs", dtype);
     this.weightBytes = arena.mark() - start;
   }
@@ -394,7 +445,12 @@ export class BertModel {
         if (wants.pooled) out.pooled = arena.readF32(pooled, B * C);
         if (wants.nsp) out.nspLogits = this.head(this.nsp, "next-sentence", pooled, B);
         if (wants.classify && !this.tokenClassification)
-          out.classifyLogits = this.head(this.classifier, "classification", pooled, B);
+          out.classifyLogits = this.head(
+            wants.task === undefined ? this.classifier : this.taskHead(wants.task).head,
+            "classification",
+            pooled,
+            B,
+          );
       }
       if (wants.classify && this.tokenClassification)
         throw new CheckpointError("this checkpoint classifies tokens: use tokenClassify");
@@ -413,6 +469,22 @@ export class BertModel {
     } finally {
       arena.reset(mark);
     }
+  }
+
+  /** The labels of a task's head (multi-task models). */
+  taskLabels(task: string): string[] {
+    return [...this.taskHead(task).labels];
+  }
+
+  private taskHead(task: string): { head: Linear; labels: string[] } {
+    const h = this.taskHeads.get(task);
+    if (!h)
+      throw new CheckpointError(
+        this.tasks.length
+          ? `this model has no head for task ${JSON.stringify(task)} (tasks: ${this.tasks.join(", ")})`
+          : `task ${JSON.stringify(task)} asked for, but this model has no per-task classifier heads`,
+      );
+    return h;
   }
 
   private head(layer: Linear | undefined, what: string, x: number, rows: number): Float32Array {

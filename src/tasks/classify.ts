@@ -1,5 +1,6 @@
 // Text classification with a BertForSequenceClassification head: softmax over the labels (sigmoid for
-// one label or multi-label checkpoints), the top_k labels by score, as [{label, score}].
+// one label or multi-label checkpoints), the top_k labels by score, as [{label, score}]. A multi-task
+// model (one head per task) classifies with the head of opts.task, or its selected task by default.
 import { type BertPipeline, checkTopK, encodeBatch, softmax, topK } from "./pipeline.ts";
 
 export interface LabelScore {
@@ -10,12 +11,12 @@ export interface LabelScore {
 export function classify(
   p: BertPipeline,
   texts: string[],
-  opts: { topK?: number; pairs?: string[]; multiLabel?: boolean } = {},
+  opts: { topK?: number; pairs?: string[]; multiLabel?: boolean; task?: string } = {},
 ): LabelScore[][] {
-  const labels = p.model.config.id2label;
+  const labels = opts.task === undefined ? p.model.config.id2label : p.model.taskLabels(opts.task);
   const k = Math.min(checkTopK(opts.topK, 1), labels.length);
   const { input } = encodeBatch(p, texts, opts.pairs);
-  const logits = p.model.forward(input, { classify: true }).classifyLogits!; // [B,L]
+  const logits = p.model.forward(input, { classify: true, task: opts.task }).classifyLogits!; // [B,L]
   const L = labels.length;
   const sigmoid = opts.multiLabel || L === 1;
   return texts.map((_, b) => {

@@ -11,6 +11,12 @@
 // before the residual add + LayerNorm, with their own backward. Parameters the store marks frozen
 // (ParamStore.setTrainable) get no gradient computed, and the backward stops below the lowest layer that
 // has a trainable parameter (gradual unfreezing).
+// Multi-task classification (option `heads`): one shared encoder and pooler with one classifier head per
+// task, stored as classifier.{task}.weight [L_task, C] and classifier.{task}.bias [L_task] (task names
+// without dots) in place of classifier.weight / classifier.bias, in the order given. A batch with labels
+// names the head it trains (BertBatch.task, the head's index); the loss and gradients go through that head
+// only (the other heads' gradients are left as they are: zero after zero-grad). With one head the layout
+// equals the single-head trainer's (same offsets), so a one-task run is the single-head run.
 
 import type { TensorInput } from "../io/safetensors.ts";
 import {
@@ -50,6 +56,8 @@ export interface BertBatch extends BertInput {
   nextSentenceLabel?: Int32Array;
   /** [B] sequence-classification labels (−100 ignored). */
   labels?: Int32Array;
+  /** Multi-head trainers: index of the classifier head (BertTrainerOptions.heads) the labels train. */
+  task?: number;
 }
 
 export interface BertLosses {
@@ -88,6 +96,41 @@ export interface BertTrainerOptions {
    * seed: `seed`) unless `weights` has them. Without this option, adapters in `weights` are still used.
    */
   adapters?: { bottleneck: number; seed?: number };
+  /**
+   * Sequence classification with one head per task (classifier.{name}.weight [numLabels, C] and
+   * classifier.{name}.bias [numLabels]) instead of the single classifier; config.numLabels is not used.
+   */
+  heads?: readonly ClassifierHeadSpec[];
+}
+
+/** One task's classification head of a multi-head trainer. */
+export interface ClassifierHeadSpec {
+  /** Task name: non-empty, no dots (it becomes part of the tensor names). */
+  name: string;
+  numLabels: number;
+}
+
+/** Prefix of a multi-task head's tensors: classifier.{task}. */
+export function classifierHeadPrefix(task: string): string {
+  return `classifier.${task}`;
+}
+
+/** Checks head specs: at least one, names non-empty without dots and unique, ≥ 2 labels each. */
+export function checkHeadSpecs(heads: readonly ClassifierHeadSpec[]): void {
+  if (heads.length === 0) throw new RangeError("training: heads must list at least one task");
+  const seen = new Set<string>();
+  for (const h of heads) {
+    if (typeof h.name !== "string" || h.name === "" || /[.\s]/.test(h.name))
+      throw new RangeError(
+        `training: head name ${JSON.stringify(h.name)} must be non-empty, without dots or spaces`,
+      );
+    if (seen.has(h.name)) throw new RangeError(`training: head ${JSON.stringify(h.name)} is listed twice`);
+    seen.add(h.name);
+    if (!(Number.isInteger(h.numLabels) && h.numLabels >= 2))
+      throw new RangeError(
+        `training: head ${h.name} needs an integer number of labels ≥ 2, got ${h.numLabels}`,
+      );
+  }
 }
 
 export interface RunOptions extends TrainRunOptions {
@@ -197,6 +240,7 @@ interface Saved {
     pooled: number; // [B,C]
     dnsp: number; // [B,2] or 0
     dcls: number; // [B,labels] or 0
+    clsHead?: Lin; // the classifier head that ran
   };
 }
 
@@ -224,7 +268,10 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
   private readonly mlmLn?: Norm;
   private readonly decoder?: Lin; // w / dw are the word embeddings' when tied
   private readonly nsp?: Lin;
-  private readonly classifier?: Lin;
+  /** Classifier heads: [classifier] (single-head), or one per task in `headNames` order. */
+  private readonly classifiers: Lin[] = [];
+  /** Task names of a multi-head trainer (undefined: the single classifier head). */
+  readonly headNames?: readonly string[];
 
   constructor(
     readonly rt: KernelRuntime,
@@ -238,7 +285,12 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
       throw new CheckpointError(
         `training: architecture ${arch} is not supported (${Object.keys(ARCH_HEADS).join(", ")})`,
       );
-    if (heads.classifier && config.numLabels < 2)
+    if (opts.heads) {
+      if (!heads.classifier)
+        throw new CheckpointError(`training: heads need BertForSequenceClassification, not ${arch}`);
+      checkHeadSpecs(opts.heads);
+      this.headNames = Object.freeze(opts.heads.map((h) => h.name));
+    } else if (heads.classifier && config.numLabels < 2)
       throw new CheckpointError(
         `training: sequence classification needs num_labels ≥ 2 (got ${config.numLabels}; regression is not supported)`,
       );
@@ -283,7 +335,9 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
       if (!this.tied) add("cls.predictions.decoder.weight", [V, C]);
     }
     if (heads.nsp) lin("cls.seq_relationship", 2, C);
-    if (heads.classifier) lin("classifier", c.numLabels, C);
+    const headSpecs = opts.heads ?? (heads.classifier ? [{ name: "", numLabels: c.numLabels }] : []);
+    const headPrefix = (name: string) => (opts.heads ? classifierHeadPrefix(name) : "classifier");
+    for (const h of headSpecs) lin(headPrefix(h.name), h.numLabels, C);
     const stored = opts.weights ? adapterBottleneck(opts.weights) : undefined;
     const r = opts.adapters?.bottleneck ?? stored;
     if (opts.adapters && !(Number.isInteger(r) && r! >= 1))
@@ -408,7 +462,7 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
       this.linears.push(this.decoder);
     }
     if (heads.nsp) this.nsp = linear("cls.seq_relationship", 2, C);
-    if (heads.classifier) this.classifier = linear("classifier", c.numLabels, C);
+    for (const h of headSpecs) this.classifiers.push(linear(headPrefix(h.name), h.numLabels, C));
     this.repack();
   }
 
@@ -457,7 +511,36 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
     };
     checkLabels("mlm_labels", batch.mlmLabels, c.vocabSize);
     checkLabels("next_sentence_label", batch.nextSentenceLabel, 2);
-    checkLabels("labels", batch.labels, c.numLabels);
+    if (batch.task !== undefined && !this.headNames)
+      throw new RangeError("BERT: task given but this trainer has a single classifier head");
+    if (batch.labels && this.headNames) {
+      const t = batch.task;
+      if (!(Number.isInteger(t) && t! >= 0 && t! < this.headNames.length))
+        throw new RangeError(
+          `BERT: labels need the task (head index 0…${this.headNames.length - 1}: ${this.headNames.join(", ")}), got ${t}`,
+        );
+    }
+    if (batch.labels) checkLabels("labels", batch.labels, this.classifierHead(batch).N);
+  }
+
+  /** Index of a multi-head trainer's head by task name (throws for unknown names). */
+  headIndex(task: string): number {
+    const i = this.headNames?.indexOf(task) ?? -1;
+    if (i < 0)
+      throw new RangeError(
+        `BERT: no classifier head for task ${JSON.stringify(task)} (heads: ${this.headNames?.join(", ") ?? "a single classifier"})`,
+      );
+    return i;
+  }
+
+  /** Number of labels of each classifier head (single-head: [numLabels]). */
+  get headSizes(): number[] {
+    return this.classifiers.map((l) => l.N);
+  }
+
+  /** The classifier head a batch trains: its task's (multi-head) or the only one. */
+  private classifierHead(batch: BertBatch): Lin {
+    return this.classifiers[this.headNames ? batch.task! : 0];
   }
 
   protected run(batch: BertBatch, grad: boolean, opts: RunOptions): BertTrainOutput {
@@ -614,7 +697,7 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
     if (batch.nextSentenceLabel || batch.labels) {
       const pl = this.pooler!;
       const clsIdx = arena.put(Int32Array.from({ length: B }, (_, b) => b * T)); // [B] i32
-      const s = {
+      const s: NonNullable<Saved["pooled"]> = {
         clsIdx,
         cls: arena.allocF32(B * C),
         ppre: arena.allocF32(B * C),
@@ -647,9 +730,11 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
         if (r.logits) out.nspLogits = r.logits;
       }
       if (batch.labels) {
-        const r = head(this.classifier!, batch.labels, dloss);
+        const cl = this.classifierHead(batch);
+        const r = head(cl, batch.labels, dloss);
         out.classifyLoss = r.loss;
         s.dcls = r.dlogits;
+        s.clsHead = cl;
         if (r.logits) out.classifyLogits = r.logits;
       }
       saved.pooled = s;
@@ -770,7 +855,7 @@ export class BertTrainer extends TrainerBase<BertBatch, BertTrainOutput, RunOpti
         k.matmul_backward_f32(dpooled, dW(h), dB(h), pp.dnsp, pp.pooled, h.w, B, C, 2);
       }
       if (pp.dcls) {
-        const h = this.classifier!;
+        const h = pp.clsHead!;
         k.matmul_backward_f32(dpooled, dW(h), dB(h), pp.dcls, pp.pooled, h.w, B, C, h.N);
       }
       const dppre = zeros(B * C); // [B,C]
