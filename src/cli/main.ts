@@ -60,8 +60,8 @@ const COMMANDS: Record<string, Command> = {
     run: nspCommand,
   },
   classify: {
-    summary: "--model DIR --text T [--top-k N] [--json]",
-    options: { ...modelOpts, text: many, "top-k": s },
+    summary: "--model DIR --text T [--task NAME] [--top-k N] [--json]",
+    options: { ...modelOpts, text: many, "top-k": s, task: s },
     run: classifyCommand,
   },
   generate: {

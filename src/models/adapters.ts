@@ -43,6 +43,11 @@ export interface AdapterConfig {
   /** Classification labels (as config.json's id2label / label2id). */
   id2label?: Record<string, string>;
   label2id?: Record<string, number>;
+  /** Multi-task classification: each task's labels (as config.json's edgeformer_tasks; heads classifier.{task}.*). */
+  edgeformer_tasks?: Record<
+    string,
+    { id2label: Record<string, string>; label2id?: Record<string, number>; prefix?: string }
+  >;
   /** Names of all tensors in adapter.safetensors. */
   trained: string[];
 }
@@ -232,6 +237,7 @@ export function adaptedConfig(
     out.num_labels = Object.keys(adapter.id2label).length;
   }
   if (adapter.label2id) out.label2id = { ...adapter.label2id };
+  if (adapter.edgeformer_tasks) out.edgeformer_tasks = structuredClone(adapter.edgeformer_tasks);
   return out;
 }
 
@@ -309,9 +315,14 @@ export function hideTensors(store: TensorStore, hide: (name: string) => boolean)
   return new OverlayStore(store, new TensorStore([]), new Set(store.names().filter(hide)));
 }
 
-/** Task heads an adapter may add to a base that lacks them (e.g. a new classifier on a pretrained base). */
+/**
+ * Task heads an adapter may add to a base that lacks them (e.g. a new classifier on a pretrained base, or
+ * a multi-task model's classifier.{task}.* heads).
+ */
 function isHeadTensor(name: string): boolean {
-  return /^(classifier|bert\.pooler\.dense|pooler\.dense|lm_head|qa_outputs)\.(weight|bias)$/.test(name);
+  return /^(classifier(\.[^.]+)?|bert\.pooler\.dense|pooler\.dense|lm_head|qa_outputs)\.(weight|bias)$/.test(
+    name,
+  );
 }
 
 /** One sublayer's adapter at inference: f32 GEMMs (also inside int8 models; they are small). */

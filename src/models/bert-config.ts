@@ -22,9 +22,18 @@ export interface BertConfig {
   numLabels: number;
   /**
    * Multi-task classification (config.json "edgeformer_tasks": {task: {"id2label": {…}}}, written by
-   * multi-task fine-tuning): each task's labels, in the file's order; its head is classifier.{task}.*.
+   * multi-task fine-tuning): each task's labels (and the prefix its texts were trained with, "" for
+   * none), in the file's order; its head is classifier.{task}.*.
    */
-  tasks?: { name: string; id2label: string[] }[];
+  tasks?: BertTaskConfig[];
+}
+
+/** One task of a multi-task classifier. */
+export interface BertTaskConfig {
+  name: string;
+  id2label: string[];
+  /** Put before each text (as in training: a space between unless it ends with whitespace). */
+  prefix: string;
 }
 
 export class ConfigError extends Error {
@@ -96,13 +105,13 @@ export function bertConfigFromJson(json: unknown): BertConfig {
   };
 }
 
-/** "edgeformer_tasks": {task: {"id2label": {"0": label, …}}} → tasks with their label lists. */
-function parseTasks(v: unknown): { name: string; id2label: string[] }[] {
+/** "edgeformer_tasks": {task: {"id2label": {"0": label, …}, "prefix"?: "…"}} → tasks with their labels. */
+function parseTasks(v: unknown): BertTaskConfig[] {
   const bad = (msg: string): never => {
     throw new ConfigError(`config.json: edgeformer_tasks ${msg}`);
   };
   if (typeof v !== "object" || v === null || Array.isArray(v)) bad("must map task names to {id2label}");
-  const out: { name: string; id2label: string[] }[] = [];
+  const out: BertTaskConfig[] = [];
   for (const [name, t] of Object.entries(v as Record<string, unknown>)) {
     if (name === "" || /[.\s]/.test(name)) bad(`has task name ${JSON.stringify(name)} (no dots or spaces)`);
     const m = (t as { id2label?: unknown } | null)?.id2label;
@@ -112,7 +121,9 @@ function parseTasks(v: unknown): { name: string; id2label: string[] }[] {
     const id2label = Array.from({ length: n }, (_, i) => labels[i]);
     if (n < 1 || !id2label.every((l) => typeof l === "string"))
       bad(`.${name}.id2label must map 0…n−1 to label strings`);
-    out.push({ name, id2label: id2label as string[] });
+    const prefix = (t as { prefix?: unknown }).prefix ?? "";
+    if (typeof prefix !== "string") bad(`.${name}.prefix must be a string`);
+    out.push({ name, id2label: id2label as string[], prefix: prefix as string });
   }
   if (out.length === 0) bad("lists no task");
   return out;

@@ -7,7 +7,8 @@
 // Multi-task classifiers (from multi-task fine-tuning): one head per task, classifier.{task}.weight
 // [L_task, C] / classifier.{task}.bias, labels in config.json's edgeformer_tasks. Every head is loaded;
 // option `task` picks the one `classify` uses (default: the first task), and config.id2label / numLabels
-// are that task's; forward's wants.task runs another task's head for one call.
+// are that task's; forward's wants.task runs another task's head for one call. A task trained with a
+// prefix before its texts records it (taskPrefix; src/tasks/classify.ts puts it back).
 
 import { Epilogue, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
@@ -133,7 +134,7 @@ export class BertModel {
   readonly tasks: readonly string[];
   /** The task whose head classify runs by default (multi-task models). */
   readonly task?: string;
-  private readonly taskHeads = new Map<string, { head: Linear; labels: string[] }>();
+  private readonly taskHeads = new Map<string, { head: Linear; labels: string[]; prefix: string }>();
   readonly dtype: WeightDType;
   /** Bytes of wasm memory the weights occupy. */
   readonly weightBytes: number;
@@ -184,8 +185,8 @@ export class BertModel {
     for (const h of required) heads.add(h);
     this.tokenClassification = arch === "BertForTokenClassification";
     // per-task heads: the config's tasks (labels) or, without them, the heads the store has (by name)
-    const taskLabels: [string, string[]][] = c.tasks
-      ? c.tasks.map((t) => [t.name, t.id2label])
+    const taskLabels: [string, string[], string][] = c.tasks
+      ? c.tasks.map((t) => [t.name, t.id2label, t.prefix])
       : store
           .names()
           .map((n) => TASK_HEAD.exec(n)?.[1])
@@ -194,6 +195,7 @@ export class BertModel {
           .map((t) => [
             t,
             Array.from({ length: store.shape(`classifier.${t}.weight`)[0] }, (_, i) => `LABEL_${i}`),
+            "",
           ]);
     this.tasks = Object.freeze(taskLabels.map(([t]) => t));
     if (this.tasks.length) {
@@ -332,8 +334,8 @@ export class BertModel {
       );
     }
     if (heads.has("nsp")) this.nsp = loadLinear(rt, store, "cls.seq_relationship", dtype);
-    for (const [t, labels] of taskLabels)
-      this.taskHeads.set(t, { head: loadLinear(rt, store, `classifier.${t}`, dtype), labels });
+    for (const [t, labels, prefix] of taskLabels)
+      this.taskHeads.set(t, { head: loadLinear(rt, store, `classifier.${t}`, dtype), labels, prefix });
     if (this.task) this.classifier = this.taskHeads.get(this.task)!.head;
     else if (heads.has("classifier")) this.classifier = loadLinear(rt, store, "classifier", dtype);
     if (heads.has("qa")) this.qa = loadLinear(rt, store, "qa_outputs", dtype);
@@ -476,7 +478,12 @@ export class BertModel {
     return [...this.taskHead(task).labels];
   }
 
-  private taskHead(task: string): { head: Linear; labels: string[] } {
+  /** The prefix a task's texts were trained with ("" for none). */
+  taskPrefix(task: string): string {
+    return this.taskHead(task).prefix;
+  }
+
+  private taskHead(task: string): { head: Linear; labels: string[]; prefix: string } {
     const h = this.taskHeads.get(task);
     if (!h)
       throw new CheckpointError(

@@ -77,6 +77,16 @@ export function collateClassify(items: readonly BertClassifyExample[], padId: nu
   };
 }
 
+/** BERT tensors the adapters strategy trains: adapters, layer norms, the pooler and the classifier head(s). */
+export function bertAdapterTrains(name: string, prefix = "bert."): boolean {
+  return (
+    isAdapterTensor(name) ||
+    name.includes("LayerNorm") ||
+    name.startsWith("classifier.") ||
+    name.startsWith(`${prefix}pooler.`)
+  );
+}
+
 export class BertClassifyTask implements FinetuneTask<BertClassifyExample> {
   readonly modelType = "bert";
   readonly unfreezeArch: UnfreezeArch;
@@ -89,13 +99,7 @@ export class BertClassifyTask implements FinetuneTask<BertClassifyExample> {
   }
 
   adapterTrains(name: string): boolean {
-    const p = this.trainer.prefix;
-    return (
-      isAdapterTensor(name) ||
-      name.includes("LayerNorm") ||
-      name.startsWith("classifier.") ||
-      name.startsWith(`${p}pooler.`)
-    );
+    return bertAdapterTrains(name, this.trainer.prefix);
   }
 
   private run(items: readonly BertClassifyExample[], grad: boolean): StepStats {

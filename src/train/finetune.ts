@@ -13,7 +13,8 @@
 // metrics.ts, progress.ts, schedule.ts). At the end the run folder holds the result: for full and
 // unfreeze a complete model folder (config.json, model.safetensors, the base's tokenizer files); for
 // adapters an adapter folder (adapter_config.json + adapter.safetensors with every trained tensor).
-// One thread.
+// One thread. Multi-task BERT fine-tuning (tasks.json, one head per task) is src/train/finetune-multitask.ts,
+// which shares this file's defaults and output writer.
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
@@ -292,7 +293,7 @@ function sample<T>(items: T[], n: number, seed: number): T[] {
 }
 
 /** The tokenizer files of the base folder (copied into a full-model output). */
-async function tokenizerFiles(dir: string): Promise<Record<string, string | Uint8Array>> {
+export async function tokenizerFiles(dir: string): Promise<Record<string, string | Uint8Array>> {
   const out: Record<string, string | Uint8Array> = {};
   for (const name of TOKENIZER_FILES) {
     const b = await readFile(join(dir, name)).catch(() => undefined);
@@ -347,6 +348,10 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     );
   let state: Record<string, unknown> | undefined;
   if (latest) state = await readJson(join(latest.dir, "trainer_state.json"), "trainer state");
+  if (state?.kind === "finetune-multitask")
+    throw new PretrainSettingsError(
+      `${out} holds a multi-task run (tasks.json): resume it with its --tasks, or with --resume --out alone`,
+    );
   await cleanRunFolder(out, latest?.step);
   const settings = resolveSettings(opts, state?.settings as FinetuneSettings | undefined);
 
@@ -629,10 +634,10 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
 }
 
 /** The run folder's result: a complete model folder, or an adapter folder. Returns the files written. */
-async function writeOutput(
+export async function writeOutput(
   out: string,
-  settings: FinetuneSettings,
-  prep: Prepared<unknown>,
+  settings: Pick<FinetuneSettings, "strategy" | "model">,
+  prep: Pick<Prepared<unknown>, "configJson" | "adapterExtras">,
   trainer: BertTrainer | T5Trainer,
   tokFiles: Record<string, string | Uint8Array>,
   baseConfig: Record<string, unknown>,

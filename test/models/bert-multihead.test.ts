@@ -300,8 +300,8 @@ describe("BertModel with one head per task", () => {
     };
     const cfg = bertConfigFromJson(cfgJson);
     expect(cfg.tasks).toEqual([
-      { name: "topic", id2label: ["sport", "money", "food"] },
-      { name: "sent", id2label: ["neg", "pos"] },
+      { name: "topic", id2label: ["sport", "money", "food"], prefix: "" },
+      { name: "sent", id2label: ["neg", "pos"], prefix: "" },
     ]);
     const trainer = new BertTrainer(rt, cfg, {
       heads: HEADS,

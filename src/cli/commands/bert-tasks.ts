@@ -1,5 +1,6 @@
 // `edgeformer fill-mask | embed | nsp | classify --model DIR --text T [--text T2 …]`: the BERT tasks for
-// people — readable lines by default, the task's JSON with --json.
+// people — readable lines by default, the task's JSON with --json. classify --task NAME picks the head of
+// a multi-task model (required when it has more than one task).
 import { loadBertPipelineDir } from "../../models/load-node.ts";
 import { classify } from "../../tasks/classify.ts";
 import { embed } from "../../tasks/embeddings.ts";
@@ -78,8 +79,20 @@ export async function nspCommand(flags: Flags): Promise<string> {
 export async function classifyCommand(flags: Flags): Promise<string> {
   const input = texts(flags);
   const p = await pipeline(flags);
-  const topK = int(flags, "top-k", p.model.config.numLabels, 1);
-  const result = classify(p, input, { topK });
+  const task = typeof flags.task === "string" ? flags.task : undefined;
+  if (flags.task !== undefined && task === undefined) throw new UsageError("--task needs a value");
+  const tasks = p.model.tasks;
+  if (task !== undefined && !tasks.includes(task))
+    throw new UsageError(
+      tasks.length
+        ? `--task ${task}: the model has no head for it (tasks: ${tasks.join(", ")})`
+        : `--task ${task}: the model has a single classifier head (no tasks to choose from)`,
+    );
+  if (task === undefined && tasks.length > 1)
+    throw new UsageError(`the model has one head per task: choose one with --task (${tasks.join(", ")})`);
+  const labels = task === undefined ? p.model.config.id2label : p.model.taskLabels(task);
+  const topK = int(flags, "top-k", labels.length, 1);
+  const result = classify(p, input, { topK, task });
   if (flags.json) return JSON.stringify(result);
   return result
     .map(

@@ -7,13 +7,17 @@
 // line (blank lines skipped); `prefix` is put before each input, with a space unless it ends with
 // whitespace (the T5 tokenizer collapses whitespace either way); `cap`, when given, keeps the first `cap`
 // examples. `mixing` is optional (callers may pass their own).
+// The same tasks.json drives multi-task BERT classification: there each task's JSONL lines are
+// {"text": "…", "label": "…" (or a number), "text_pair": "…" (optional)} (parseLabeledJsonlExamples),
+// and the prefix goes before the text.
 // Rates over tasks m with e_m examples and limit K (default: none):
 //   proportional: r_m = min(e_m, K) / Σ_n min(e_n, K)
 //   temperature:  r_m ∝ min(e_m, K)^(1/T), renormalized (T = 1: proportional; T → ∞: equal)
 //   equal:        r_m = 1 / M
 // (tasks without examples get rate 0 and count no task for equal mixing).
 // MixtureSampler draws the task of each example from the rates, then the task's next example: each task
-// is read in a shuffled order, reshuffled every time it has been read through (its own epochs).
+// is read in a shuffled order, reshuffled every time it has been read through (its own epochs). It works
+// on tasks of any example type (draw()); next() / take() give text-to-text examples with the prefix.
 // Deterministic for a seed, and resumable: draw i uses a generator seeded from (seed, i), and the state
 // is the draw count and each task's read count. Pure, no Node imports (node.ts reads the files).
 
@@ -53,6 +57,30 @@ export interface Task {
   name: string;
   prefix: string;
   examples: readonly TextExample[];
+}
+
+/** A task of any example type (what the sampler needs: a name, a prefix and the examples). */
+export interface MixtureTask<E> {
+  name: string;
+  prefix: string;
+  examples: readonly E[];
+}
+
+/** A labelled text of a classification task (BERT). */
+export interface LabeledExample {
+  text: string;
+  /** Second segment of a sentence-pair task. */
+  textPair?: string;
+  /** The label as written (numbers and booleans as their string). */
+  label: string;
+}
+
+/** One draw of the sampler: the task, the example's index in it and the example itself. */
+export interface DrawnExample<E> {
+  task: string;
+  taskIndex: number;
+  index: number;
+  example: E;
 }
 
 export interface MixedExample {
@@ -217,6 +245,47 @@ export function parseJsonlExamples(text: string, where: string, cap?: number): T
   return out;
 }
 
+/**
+ * The examples of a classification JSONL text (one {"text", "label"} object per non-blank line, optional
+ * "text_pair"), the first `cap`. Labels may be strings, numbers or booleans; empty texts or labels are
+ * errors.
+ */
+export function parseLabeledJsonlExamples(text: string, where: string, cap?: number): LabeledExample[] {
+  const out: LabeledExample[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (cap !== undefined && out.length >= cap) break;
+    const line = lines[i].trim();
+    if (line === "") continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`${where} line ${i + 1}: not valid JSON (${(err as Error).message})`);
+    }
+    const x = v as Json;
+    const label = x && typeof x === "object" ? x.label : undefined;
+    if (
+      !x ||
+      typeof x !== "object" ||
+      Array.isArray(x) ||
+      typeof x.text !== "string" ||
+      !(typeof label === "string" || typeof label === "number" || typeof label === "boolean") ||
+      (x.text_pair !== undefined && x.text_pair !== null && typeof x.text_pair !== "string")
+    )
+      throw new Error(
+        `${where} line ${i + 1}: expected {"text": string, "label": string or number, "text_pair"?: string}`,
+      );
+    if (x.text.trim() === "") throw new Error(`${where} line ${i + 1}: empty text`);
+    const l = String(label).trim();
+    if (l === "") throw new Error(`${where} line ${i + 1}: empty label`);
+    const ex: LabeledExample = { text: x.text, label: l };
+    if (typeof x.text_pair === "string" && x.text_pair !== "") ex.textPair = x.text_pair;
+    out.push(ex);
+  }
+  return out;
+}
+
 /** prefix + input, with a space between unless the prefix is empty or ends with whitespace. */
 export function withPrefix(prefix: string, input: string): string {
   if (prefix === "" || /\s$/u.test(prefix)) return prefix + input;
@@ -224,9 +293,9 @@ export function withPrefix(prefix: string, input: string): string {
 }
 
 /** Draws examples from several tasks by their mixing rates (see the header). */
-export class MixtureSampler {
+export class MixtureSampler<E = TextExample> {
   readonly rates: readonly number[];
-  readonly #tasks: readonly Task[];
+  readonly #tasks: readonly MixtureTask<E>[];
   readonly #seed: number;
   readonly #cumulative: number[];
   readonly #last: number;
@@ -235,7 +304,11 @@ export class MixtureSampler {
   readonly #orderEpoch: number[];
   #step: number;
 
-  constructor(tasks: readonly Task[], options: MixingOptions & { seed: number }, state?: MixtureState) {
+  constructor(
+    tasks: readonly MixtureTask<E>[],
+    options: MixingOptions & { seed: number },
+    state?: MixtureState,
+  ) {
     this.#tasks = tasks;
     this.rates = Object.freeze(
       mixingRates(
@@ -293,25 +366,37 @@ export class MixtureSampler {
     return this.#orders[t]!;
   }
 
-  /** The next example. */
-  next(): MixedExample {
+  /** The next draw: a task by the rates, then that task's next example (any example type). */
+  draw(): DrawnExample<E> {
     const t = this.taskAt(this.#step++);
     const task = this.#tasks[t];
     const n = task.examples.length;
     const r = this.#read[t]++;
     const index = this.#order(t, Math.floor(r / n))[r % n];
-    const ex = task.examples[index];
+    return { task: task.name, taskIndex: t, index, example: task.examples[index] };
+  }
+
+  /** The next `n` draws. */
+  drawMany(n: number): DrawnExample<E>[] {
+    const out: DrawnExample<E>[] = [];
+    for (let i = 0; i < n; i++) out.push(this.draw());
+    return out;
+  }
+
+  /** The next text-to-text example, the task's prefix put before its input. */
+  next(this: MixtureSampler<TextExample>): MixedExample {
+    const { task, taskIndex, index, example } = this.draw();
     return {
-      task: task.name,
-      taskIndex: t,
+      task,
+      taskIndex,
       index,
-      input: withPrefix(task.prefix, ex.input),
-      target: ex.target,
+      input: withPrefix(this.#tasks[taskIndex].prefix, example.input),
+      target: example.target,
     };
   }
 
   /** The next `n` examples. */
-  take(n: number): MixedExample[] {
+  take(this: MixtureSampler<TextExample>, n: number): MixedExample[] {
     const out: MixedExample[] = [];
     for (let i = 0; i < n; i++) out.push(this.next());
     return out;
