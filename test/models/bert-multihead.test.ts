@@ -2,12 +2,14 @@
 // src/models/bert.ts task selection): gradients of a two-head trainer against central finite differences
 // (the other head's gradient exactly zero), a one-task multi-head trainer bit-identical to the single-head
 // trainer over several AdamW steps, a head of a two-head trainer equal to a single-head trainer holding
-// that head, the inference model's logits per task equal to the trainer's, and clear errors.
+// that head, accumulation over task groups, the inference model's logits per task equal to the trainer's
+// (f32; int8 at load time and from an int8 checkpoint within cosine 0.999), and clear errors.
 import { beforeAll, describe, expect, it } from "vitest";
 import { type TensorInput, writeSafetensors } from "../../src/io/safetensors.ts";
 import { BertModel } from "../../src/models/bert.ts";
 import { type BertConfig, bertConfigFromJson } from "../../src/models/bert-config.ts";
 import { readConfig, readTensors } from "../../src/models/checkpoint-node.ts";
+import { quantizeCheckpoint } from "../../src/models/quantize.ts";
 import { TensorStore } from "../../src/models/tensors.ts";
 import type { KernelRuntime } from "../../src/runtime/load.ts";
 import { loadRuntime } from "../../src/runtime/node.ts";
@@ -15,6 +17,7 @@ import { classify } from "../../src/tasks/classify.ts";
 import { loadTokenizerDir } from "../../src/tokenizers/node.ts";
 import { type BertBatch, BertTrainer } from "../../src/train/bert-train.ts";
 import { ADAMW_DEFAULTS } from "../../src/train/params.ts";
+import { cosine } from "../helpers/compare.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 import { normal, rng } from "../helpers/random.ts";
 
@@ -357,6 +360,33 @@ describe("BertModel with one head per task", () => {
     expect(() => new BertModel(rt, cfg, missing)).toThrow(
       /missing tensors: classifier\.sent\.weight, classifier\.sent\.bias/,
     );
+  });
+
+  it("int8: each task head quantized at load time or in an int8 checkpoint, logits within cosine 0.999 of f32", async () => {
+    const cfg = bertConfigFromJson({
+      ...tinyRaw,
+      architectures: ["BertForSequenceClassification"],
+      edgeformer_tasks: tasksJson,
+    });
+    const trainer = new BertTrainer(rt, cfg, {
+      heads: HEADS,
+      weights: await readTensors(fixturePath("bert_tiny")),
+      initMissing: true,
+      seed: 21,
+    });
+    const store = storeOf(trainer.exportWeights());
+    const { tensors } = quantizeCheckpoint(rt, store);
+    expect(tensors["classifier.sent.weight"].dtype).toBe("I8");
+    const q = storeOf(tensors);
+    const b = batchOf(6, 12, 2000, [0, 1, 1, 0, 1, 0], undefined, 80);
+    for (const task of ["topic", "sent"]) {
+      const f32 = new BertModel(rt, cfg, store, { task }).forward(b, { classify: true }).classifyLogits!;
+      const atLoad = new BertModel(rt, cfg, store, { task, dtype: "int8" });
+      const fromFile = new BertModel(rt, cfg, q, { task, dtype: "int8" });
+      const a = atLoad.forward(b, { classify: true }).classifyLogits!;
+      expect(cosine(a, f32), task).toBeGreaterThan(0.999);
+      expect(same(fromFile.forward(b, { classify: true }).classifyLogits!, a), task).toBe(true);
+    }
   });
 
   it("without edgeformer_tasks the heads come from the weights (labels LABEL_i); single-head models refuse a task", async () => {

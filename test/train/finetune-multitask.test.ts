@@ -1,5 +1,6 @@
 // Multi-task BERT fine-tuning (src/train/finetune-multitask.ts) on the tiny BERT and two synthetic tasks
-// (topic: finance / food, 2 labels; kind: color / animal / element, 3 labels): the step plan's and the
+// (topic: finance / food, 2 labels; kind: color / animal / element, 3 labels, with a prefix): tasks.json
+// classification data ({text, label, text_pair} lines, prefixes, pairs); the step plan's and the
 // driver's task frequencies within binomial bounds of the mixing rates (proportional with K, temperature,
 // equal); loss going down and each task's held-out accuracy above its majority baseline; the output
 // folder classifying with each head exactly as the trained trainer; frozen tensors bit-identical for
@@ -29,7 +30,7 @@ import {
   type MultitaskOptions,
   type MultitaskResult,
 } from "../../src/train/finetune-multitask.ts";
-import { planStep } from "../../src/train/finetune-multitask-data.ts";
+import { planStep, prepareTasks } from "../../src/train/finetune-multitask-data.ts";
 import { collateClassify, tokenizeClassify } from "../../src/train/finetune-tasks.ts";
 import type { MetricsEntry } from "../../src/train/metrics.ts";
 import { PretrainSettingsError } from "../../src/train/run-files.ts";
@@ -37,6 +38,7 @@ import {
   type MixingOptions,
   MixtureSampler,
   mixingRates,
+  parseLabeledJsonlExamples,
   proportionalRates,
   temperatureRates,
 } from "../../src/train/t5data/mixing.ts";
@@ -168,7 +170,69 @@ function expectDriverFrequencies(out: string, r: MultitaskResult, expected: numb
     expect(r.rates[t]).toBeCloseTo(expected[i], 12);
     expectBinomial(counts[i], n, expected[i], t);
   });
+  console.log(
+    `${out}: ${names.map((t, i) => `${t} ${counts[i]}/${n} = ${(counts[i] / n).toFixed(4)} (rate ${expected[i].toFixed(4)})`).join(", ")}`,
+  );
 }
+
+describe("classification tasks.json data", () => {
+  it("parses {text, label, text_pair} lines (numbers and booleans as labels), with cap and clear errors", () => {
+    const text = `{"text": "a b", "label": 1}\n\n{"text": "c", "label": "pos", "text_pair": "d"}\n{"text": "e", "label": true}\n`;
+    expect(parseLabeledJsonlExamples(text, "f.jsonl")).toEqual([
+      { text: "a b", label: "1" },
+      { text: "c", label: "pos", textPair: "d" },
+      { text: "e", label: "true" },
+    ]);
+    expect(parseLabeledJsonlExamples(text, "f.jsonl", 2)).toHaveLength(2);
+    expect(() => parseLabeledJsonlExamples(`{"text": "a", "label": " "}`, "f.jsonl")).toThrow(
+      /f\.jsonl line 1: empty label/,
+    );
+    expect(() => parseLabeledJsonlExamples(`{"text": "a", "label": [1]}`, "f.jsonl")).toThrow(
+      /line 1: expected \{"text": string, "label": string or number/,
+    );
+    expect(() => parseLabeledJsonlExamples(`{"text": "a"`, "f.jsonl")).toThrow(/line 1: not valid JSON/);
+  });
+
+  it("draw() picks what next() picks; prepared tasks carry the prefix, pairs and label indices", async () => {
+    const text = Array.from({ length: 9 }, (_, i) => ({ input: `i${i}`, target: `t${i}` }));
+    const tasks = [
+      { name: "a", prefix: "p:", examples: text.slice(0, 4) },
+      { name: "b", prefix: "", examples: text.slice(4) },
+    ];
+    const x = new MixtureSampler(tasks, { strategy: "equal", seed: 3 });
+    const y = new MixtureSampler(tasks, { strategy: "equal", seed: 3 });
+    for (let i = 0; i < 30; i++) {
+      const d = x.draw();
+      const n = y.next();
+      expect([d.taskIndex, d.index]).toEqual([n.taskIndex, n.index]);
+      expect(n.input).toBe(d.taskIndex === 0 ? `p: ${d.example.input}` : d.example.input);
+      expect(d.example).toBe(tasks[d.taskIndex].examples[d.index]);
+    }
+    const tok = await loadTokenizerDir(setup.base);
+    const [t] = prepareTasks(
+      [
+        {
+          name: "nli",
+          prefix: "nli:",
+          examples: [
+            { text: "red dog", textPair: "a cat", label: "no" },
+            { text: "red", textPair: "red", label: "yes" },
+            { text: "blue", textPair: "fire", label: "no" },
+          ],
+        },
+      ],
+      [],
+      { tokenizer: tok, seqLen: 16, evalExamples: 10, evalSeed: 1 },
+    );
+    expect(t.labels).toEqual(["no", "yes"]);
+    expect(t.majority).toBe("no");
+    expect(t.train.map((e) => e.label)).toEqual([0, 1, 0]);
+    const enc = tok.encode("nli: red dog", "a cat");
+    expect(t.train[0].ids).toEqual(enc.ids);
+    expect(t.train[0].typeIds).toEqual(enc.typeIds);
+    expect(t.train[0].typeIds).toContain(1);
+  });
+});
 
 describe("step plan: draws grouped by task follow the mixing rates", () => {
   const sizes = [120, 3000, 45, 800];
@@ -219,6 +283,14 @@ describe("multi-task fine-tuning", () => {
     const losses = trainEntries("full").map((e) => e.loss);
     const [first, last] = [mean(losses.slice(0, 8)), mean(losses.slice(-8))];
     expect(last).toBeLessThan(first * 0.7);
+    console.log(
+      `full: train loss ${first.toFixed(4)} → ${last.toFixed(4)}; held-out ${Object.entries(r.eval!.tasks)
+        .map(
+          ([t, e]) =>
+            `${t} ${(100 * e.accuracy).toFixed(1)}% (majority ${(100 * e.majority_accuracy).toFixed(1)}%)`,
+        )
+        .join(", ")}`,
+    );
     const ev = r.eval!;
     for (const t of ["topic", "kind"]) {
       expect(ev.tasks[t].accuracy, t).toBeGreaterThan(ev.tasks[t].majority_accuracy + 0.15);
