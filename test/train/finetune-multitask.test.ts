@@ -5,7 +5,7 @@
 // equal); loss going down and each task's held-out accuracy above its majority baseline; the output
 // folder classifying with each head exactly as the trained trainer; frozen tensors bit-identical for
 // unfreeze and adapters (and the adapter folder on the base classifying per task); heads a step did not
-// draw left untouched; an interrupted run resumed bit for bit; the CLI (finetune --tasks, classify
+// draw left untouched; an interrupted run resumed bit for bit; a NaN stop; the CLI (finetune --tasks, classify
 // --task); clear errors.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -33,7 +33,7 @@ import {
 import { planStep, prepareTasks } from "../../src/train/finetune-multitask-data.ts";
 import { collateClassify, tokenizeClassify } from "../../src/train/finetune-tasks.ts";
 import type { MetricsEntry } from "../../src/train/metrics.ts";
-import { PretrainSettingsError } from "../../src/train/run-files.ts";
+import { PretrainSettingsError, TrainingDivergedError } from "../../src/train/run-files.ts";
 import {
   type MixingOptions,
   MixtureSampler,
@@ -528,6 +528,23 @@ describe("multi-task fine-tuning", () => {
     await expect(
       finetuneCommand({ ...flags, tasks: undefined, data: setup.train, out: join(setup.dir, "cli3") }),
     ).rejects.toThrow(/--mixing goes with --tasks/);
+  });
+
+  it("a NaN stops training with the last good checkpoint named", async () => {
+    const run = finetuneMultitask(
+      opts("nan", {
+        steps: 8,
+        batch: 4,
+        saveEvery: 2,
+        evalEvery: 0,
+        beforeStep: (n, t) => {
+          if (n === 4) t.params.view("bert.encoder.layer.1.output.LayerNorm.weight")[0] = Number.NaN;
+        },
+      }),
+    );
+    await expect(run).rejects.toThrow(TrainingDivergedError);
+    await expect(run).rejects.toThrow(/loss is NaN at step 4.*last good checkpoint: .*checkpoint-2/);
+    expect(readFileSync(join(setup.dir, "nan", "curves.svg"), "utf8")).toContain("<svg");
   });
 
   it("reports bad tasks and settings clearly", async () => {
