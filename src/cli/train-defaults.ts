@@ -172,6 +172,7 @@ run(["quantize", "runs/t5-wordnet", "models/t5-wordnet"]);
 // Training curves and metrics next to each model (the model cards link them).
 const curves: [string, string][] = [
   ["runs/bert-wordnet/curves.svg", "models/bert-wordnet/curves-stage1.svg"],
+  ["runs/bert-wordnet/metrics.jsonl", "models/bert-wordnet/metrics-stage1.jsonl"],
   ["runs/bert-wordnet-2/curves.svg", "models/bert-wordnet/curves.svg"],
   ["runs/bert-wordnet-2/metrics.jsonl", "models/bert-wordnet/metrics.jsonl"],
   ["runs/bert-wordnet-pos/curves.svg", "models/bert-wordnet-pos/curves.svg"],
