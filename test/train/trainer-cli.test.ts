@@ -168,7 +168,7 @@ describe("edgeformer pretrain bert", () => {
       cli(["pretrain", "bert", "--corpus", setup.corpus, "--out", out, "--schedule", "step"]),
     ]);
     expect(noModel.code).toBe(2);
-    expect(noModel.err).toMatch(/^edgeformer pretrain: which model to pretrain\? \(bert\)\n/);
+    expect(noModel.err).toMatch(/^edgeformer pretrain: which model to pretrain\? \(bert or t5\)\n/);
     expect(noCorpus.code).toBe(2);
     expect(noCorpus.err).toMatch(/--corpus is required/);
     expect(badSchedule.code).toBe(2);
