@@ -16,8 +16,6 @@
 // prefix?}}: a task's tasks.json prefix goes before its texts in training, held-out evaluation and
 // `classify`; id2label / label2id are the first task's, whose head BertModel selects by default); for
 // adapters an adapter folder with the adapters, layer norms, pooler and every head, and the same tasks.
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { hideTensors } from "../models/adapters.ts";
 import { bertConfigFromJson } from "../models/bert-config.ts";
@@ -28,14 +26,7 @@ import { loadRuntime } from "../runtime/node.ts";
 import { loadTokenizerDir } from "../tokenizers/node.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
 import { BertTrainer, classifierHeadPrefix } from "./bert-train.ts";
-import {
-  cleanRunFolder,
-  loadOptimizer,
-  optimizerTensors,
-  readLatest,
-  readSafetensors,
-  writeCheckpoint,
-} from "./checkpoint.ts";
+import { optimizerTensors } from "./checkpoint.ts";
 import { deriveSeed } from "./data/index.ts";
 import {
   DEFAULT_LR,
@@ -50,7 +41,8 @@ import { type BertClassifyExample, bertAdapterTrains, collateClassify } from "./
 import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
 import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
 import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
-import { PretrainSettingsError, readJson, TrainingDivergedError } from "./run-files.ts";
+import { PretrainSettingsError, readJson } from "./run-files.ts";
+import { due, keepFixed, RunFolder, stopped, TokenRate } from "./run-loop.ts";
 import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
 import { type MixingStrategy, MixtureSampler, type MixtureState } from "./t5data/mixing.ts";
 import { loadClassificationTasksFile } from "./t5data/node.ts";
@@ -216,13 +208,7 @@ function resolveSettings(
 ): MultitaskSettings {
   const explicit: Partial<MultitaskSettings> = {};
   for (const k of KEYS) if (given[k] !== undefined) (explicit as Record<string, unknown>)[k] = given[k];
-  if (saved) {
-    for (const k of FIXED)
-      if (explicit[k] !== undefined && JSON.stringify(explicit[k]) !== JSON.stringify(saved[k]))
-        throw new PretrainSettingsError(
-          `${k} ${JSON.stringify(explicit[k])} differs from the checkpoint's ${JSON.stringify(saved[k])} (a resumed run keeps its data and model settings)`,
-        );
-  }
+  keepFixed(FIXED, explicit, saved);
   const { epochs: _, labels: __, targetLen: ___, ...defaults } = { ...FINETUNE_DEFAULTS };
   const fromFile: Partial<MultitaskSettings> = {};
   if (fileMixing?.strategy) fromFile.mixing = fileMixing.strategy;
@@ -327,30 +313,15 @@ function adamwStepSkipping(trainer: BertTrainer, skip: string[], o: AdamWOptions
 }
 
 export async function finetuneMultitask(opts: MultitaskOptions): Promise<MultitaskResult> {
-  const t0 = performance.now();
-  const out = opts.out;
-  await mkdir(out, { recursive: true });
-  const progressMode = opts.progress ?? "auto";
-  const stream = opts.stream ?? process.stderr;
-  const say = (s: string) => {
-    if (progressMode !== "none") stream.write(`${s}\n`);
-  };
-
   // ---- resume state, settings ----
-  const latest = await readLatest(out);
-  if (latest && !opts.resume)
-    throw new PretrainSettingsError(
-      `${out} already holds a run (latest: ${latest.dir}); pass --resume to continue it or choose another --out`,
-    );
-  let state: Record<string, unknown> | undefined;
-  if (latest) {
-    state = await readJson(join(latest.dir, "trainer_state.json"), "trainer state");
+  const run = await RunFolder.open(opts, (state, dir) => {
     if (state.kind !== "finetune-multitask")
       throw new PretrainSettingsError(
-        `${latest.dir} is not a multi-task fine-tuning checkpoint (kind ${JSON.stringify(state.kind)}); resume it without --tasks`,
+        `${dir} is not a multi-task fine-tuning checkpoint (kind ${JSON.stringify(state.kind)}); resume it without --tasks`,
       );
-  }
-  await cleanRunFolder(out, latest?.step);
+  });
+  const { out, latest, state } = run;
+  const say = (s: string) => run.say(s);
   const saved = state?.settings as MultitaskSettings | undefined;
   const settings = resolveSettings(opts, saved, saved ? undefined : await fileMixing(opts.tasks));
 
@@ -455,14 +426,10 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
         : unfreezeTrainable(arch, step, settings.unfreezeEvery);
   const stageAt = (step: number) =>
     settings.strategy === "unfreeze" ? unfreezeStage(arch, step, settings.unfreezeEvery) : 0;
-  const startStep = latest?.step ?? 0;
+  const startStep = run.startStep;
   let stage = stageAt(startStep);
   params.setTrainable(maskAt(startStep));
-  if (latest) {
-    loadOptimizer(params, await readSafetensors(join(latest.dir, "optimizer.safetensors")));
-    if (params.step !== latest.step)
-      throw new Error(`${latest.dir}: optimizer step ${params.step} ≠ checkpoint step ${latest.step}`);
-  }
+  await run.loadOptimizer(params);
   const schedule: LrSchedule = {
     lr: settings.lr,
     warmup: settings.warmup,
@@ -504,7 +471,6 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
     `finetune bert multi-task (${settings.strategy}, ${settings.mixing} mixing): ${tasks.map((t, i) => `${t.name} ${t.train.length} examples, ${t.labels.length} labels, rate ${(100 * sampler.rates[i]).toFixed(1)}%`).join("; ")}; ${settings.steps} steps of ${settings.batch}; ${params.trainableCount} of ${params.count} parameters trainable`,
   );
 
-  const elapsedBefore = latest ? ((state!.elapsed_s as number) ?? 0) : 0;
   const metrics = await MetricsLog.open(out, latest ? startStep : undefined);
   if (latest) say(`resuming from ${latest.dir} (step ${startStep})`);
   const drawn = Object.fromEntries(tasks.map((t) => [t.name, 0]));
@@ -527,8 +493,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
     seconds: 0,
   };
   if (latest) result.resumed_from = startStep;
-  let lastSaved = latest?.dir;
-  const progress = new Progress(settings.steps, startStep, stream, progressMode);
+  const progress = new Progress(settings.steps, startStep, run.stream, run.progressMode);
   const evalTasks = tasks.map((t, i) => ({ t, i })).filter(({ t }) => t.evalItems.length > 0);
   const curves: CurveSpec = {
     lossTitle: "loss (cross-entropy, mean over the batch)",
@@ -568,14 +533,13 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
     };
   };
   const save = async (step: number) => {
-    const st = performance.now();
     const trainerState = {
       version: 1,
       kind: "finetune-multitask",
       step,
       total_steps: settings.steps,
       mixture: sampler.state,
-      elapsed_s: elapsedBefore + (performance.now() - t0) / 1000,
+      elapsed_s: run.elapsed(),
       unfreeze_stage: settings.strategy === "unfreeze" ? stage : undefined,
       seeds: {
         seed: settings.seed,
@@ -591,21 +555,17 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       settings,
       data,
     };
-    lastSaved = await writeCheckpoint(
-      out,
+    result.checkpoint = await run.save(
       step,
       { config: configJson, tokenizer: tokFiles, model: trainer.exportWeights(), state: trainerState },
       optimizerTensors(params),
       settings.keep,
+      progress,
     );
-    result.checkpoint = lastSaved;
-    progress.line(`checkpoint ${lastSaved} (${formatDuration((performance.now() - st) / 1000)})`);
   };
 
   try {
-    let windowStart = performance.now();
-    let windowTokens = 0;
-    let rate = Number.NaN;
+    const window = new TokenRate();
     let loss = Number.NaN;
     const zeroCounts = () => tasks.map(() => 0);
     let win = { loss: 0, weight: 0, correct: 0, count: 0, drawn: zeroCounts(), right: zeroCounts() };
@@ -638,19 +598,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
         win.right[g.task] += r.correct;
         drawn[tasks[g.task].name] += g.items.length;
       });
-      const last = lastSaved ? `last good checkpoint: ${lastSaved}` : "no checkpoint was written yet";
-      if (!Number.isFinite(stepLoss))
-        throw new TrainingDivergedError(
-          `training diverged: loss is ${stepLoss} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
-        );
-      const clip =
-        settings.maxGradNorm > 0
-          ? params.clipScale(settings.maxGradNorm)
-          : { norm: params.gradNorm(), scale: 1 };
-      if (!Number.isFinite(clip.norm))
-        throw new TrainingDivergedError(
-          `training diverged: gradient norm is ${clip.norm} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
-        );
+      const clip = run.clip(params, settings.maxGradNorm, stepLoss, n, lr);
       const present = new Set(groups.map((g) => g.task));
       const skip = headTensors.filter((_, i) => !present.has(i)).flat();
       if (skip.length) adamwStepSkipping(trainer, skip, { ...adamw, lr }, clip.scale);
@@ -660,14 +608,9 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       win.weight += settings.batch;
       win.correct += stepCorrect;
       win.count += settings.batch;
-      windowTokens += stepTokens;
       const now = performance.now();
       const logNow = n % settings.logEvery === 0 || n === settings.steps;
-      if (now - windowStart > 1000 || logNow) {
-        rate = (windowTokens * 1000) / (now - windowStart);
-        windowStart = now;
-        windowTokens = 0;
-      }
+      const rate = window.add(stepTokens, logNow, now);
       progress.update(n, loss, rate);
       if (logNow) {
         // averages over the steps since the last log line; examples drawn per task in that window
@@ -680,7 +623,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
           grad_norm: clip.norm,
           trainable: params.trainableCount,
           tokens_per_s: Math.round(rate),
-          elapsed_s: Number((elapsedBefore + (now - t0) / 1000).toFixed(3)),
+          elapsed_s: Number(run.elapsed(now).toFixed(3)),
         };
         tasks.forEach((t, i) => {
           e[`examples_${t.name}`] = win.drawn[i];
@@ -693,48 +636,43 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
             `step ${n}/${settings.steps} loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}% lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
           );
       }
-      if (
-        settings.evalEvery > 0 &&
-        evalTasks.length > 0 &&
-        (n % settings.evalEvery === 0 || n === settings.steps)
-      ) {
-        const te = performance.now();
-        const ev = runEval();
-        result.eval = ev;
-        const entry: MetricsEntry = {
-          type: "eval",
-          step: n,
-          loss: ev.loss,
-          accuracy: ev.accuracy,
-          majority_accuracy: ev.majority_accuracy,
-          examples: ev.examples,
-        };
-        for (const [name, r] of Object.entries(ev.tasks)) {
-          entry[`loss_${name}`] = r.loss;
-          entry[`accuracy_${name}`] = r.accuracy;
-          entry[`majority_accuracy_${name}`] = r.majority_accuracy;
-          entry[`examples_${name}`] = r.examples;
-        }
-        await metrics.append(entry);
-        progress.line(
-          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority ${(100 * ev.majority_accuracy).toFixed(2)}%); ${Object.entries(
-            ev.tasks,
-          )
-            .map(
-              ([name, r]) =>
-                `${name} ${(100 * r.accuracy).toFixed(1)}% (majority ${(100 * r.majority_accuracy).toFixed(1)}%)`,
+      if (settings.evalEvery > 0 && evalTasks.length > 0 && due(n, settings.evalEvery, settings.steps))
+        await window.excluding(async () => {
+          const te = performance.now();
+          const ev = runEval();
+          result.eval = ev;
+          const entry: MetricsEntry = {
+            type: "eval",
+            step: n,
+            loss: ev.loss,
+            accuracy: ev.accuracy,
+            majority_accuracy: ev.majority_accuracy,
+            examples: ev.examples,
+          };
+          for (const [name, r] of Object.entries(ev.tasks)) {
+            entry[`loss_${name}`] = r.loss;
+            entry[`accuracy_${name}`] = r.accuracy;
+            entry[`majority_accuracy_${name}`] = r.majority_accuracy;
+            entry[`examples_${name}`] = r.examples;
+          }
+          await metrics.append(entry);
+          progress.line(
+            `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority ${(100 * ev.majority_accuracy).toFixed(2)}%); ${Object.entries(
+              ev.tasks,
             )
-            .join(", ")} (${formatDuration((performance.now() - te) / 1000)})`,
-        );
-        await metrics.writeCurves(title, curves);
-        windowStart += performance.now() - te;
-      }
-      if ((settings.saveEvery > 0 && n % settings.saveEvery === 0) || n === settings.steps) {
-        const ts = performance.now();
-        await save(n);
-        await metrics.writeCurves(title, curves);
-        windowStart += performance.now() - ts;
-      }
+              .map(
+                ([name, r]) =>
+                  `${name} ${(100 * r.accuracy).toFixed(1)}% (majority ${(100 * r.majority_accuracy).toFixed(1)}%)`,
+              )
+              .join(", ")} (${formatDuration((performance.now() - te) / 1000)})`,
+          );
+          await metrics.writeCurves(title, curves);
+        });
+      if (due(n, settings.saveEvery, settings.steps))
+        await window.excluding(async () => {
+          await save(n);
+          await metrics.writeCurves(title, curves);
+        });
       if (opts.afterStep) await opts.afterStep(n);
     }
     progress.done();
@@ -780,11 +718,8 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       "bert",
     );
   } catch (e) {
-    progress.done();
-    if (e instanceof TrainingDivergedError) await metrics.writeCurves(title, curves).catch(() => {});
+    await stopped(e, progress, () => metrics.writeCurves(title, curves));
     throw e;
   }
-  result.seconds = Number(((performance.now() - t0) / 1000).toFixed(3));
-  if (!existsSync(result.checkpoint)) result.checkpoint = lastSaved ?? "";
-  return result;
+  return run.finish(result);
 }

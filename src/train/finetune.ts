@@ -10,13 +10,12 @@
 // clipping; held-out loss and accuracy (and the majority-class baseline) every evalEvery steps;
 // metrics.jsonl and curves.svg, atomic checkpoints (full models, adapters included) with exact resume,
 // a clear stop on a NaN or infinite loss or gradient — all shared with pretraining (checkpoint.ts,
-// metrics.ts, progress.ts, schedule.ts). At the end the run folder holds the result: for full and
+// metrics.ts, progress.ts, schedule.ts, run-loop.ts). At the end the run folder holds the result: for full and
 // unfreeze a complete model folder (config.json, model.safetensors, the base's tokenizer files); for
 // adapters an adapter folder (adapter_config.json + adapter.safetensors with every trained tensor).
 // One thread. Multi-task BERT fine-tuning (tasks.json, one head per task) is src/train/finetune-multitask.ts,
 // which shares this file's defaults and output writer.
-import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { writeSafetensors } from "../io/safetensors.ts";
 import {
@@ -37,15 +36,7 @@ import { loadRuntime } from "../runtime/node.ts";
 import { loadTokenizerDir } from "../tokenizers/node.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
 import { BertTrainer } from "./bert-train.ts";
-import {
-  cleanRunFolder,
-  loadOptimizer,
-  optimizerTensors,
-  readLatest,
-  readSafetensors,
-  writeCheckpoint,
-  writeFileAtomic,
-} from "./checkpoint.ts";
+import { optimizerTensors, writeFileAtomic } from "./checkpoint.ts";
 import {
   batchesPerEpoch,
   deriveSeed,
@@ -73,6 +64,7 @@ import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
 import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
 import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
 import { PretrainSettingsError, readJson, TrainingDivergedError } from "./run-files.ts";
+import { due, keepFixed, RunFolder, stopped, TokenRate } from "./run-loop.ts";
 import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
 import { T5Trainer } from "./t5-train.ts";
 import type { T5Example } from "./t5data/index.ts";
@@ -254,16 +246,9 @@ function resolveSettings(given: FinetuneOptions, saved: FinetuneSettings | undef
     if (v !== undefined && keys.has(k)) (explicit as Record<string, unknown>)[k] = v;
   if (explicit.epochs !== undefined && explicit.steps !== undefined)
     throw new PretrainSettingsError("give either steps or epochs, not both");
-  if (saved) {
-    for (const k of FIXED) {
-      if (explicit[k] !== undefined && JSON.stringify(explicit[k]) !== JSON.stringify(saved[k]))
-        throw new PretrainSettingsError(
-          `${k} ${JSON.stringify(explicit[k])} differs from the checkpoint's ${JSON.stringify(saved[k])} (a resumed run keeps its data and model settings)`,
-        );
-    }
-    // steps given on resume replace the saved epochs
-    if (explicit.steps !== undefined) explicit.epochs = undefined;
-  }
+  keepFixed(FIXED, explicit, saved);
+  // steps given on resume replace the saved epochs
+  if (saved && explicit.steps !== undefined) explicit.epochs = undefined;
   const s = { ...FINETUNE_DEFAULTS, ...saved, ...explicit } as FinetuneSettings;
   if (s.model === undefined) throw new PretrainSettingsError("a base model folder is required (--model DIR)");
   if (s.data === undefined) throw new PretrainSettingsError("a data file is required (--data FILE)");
@@ -331,28 +316,15 @@ function evaluateTask<E>(
 }
 
 export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
-  const t0 = performance.now();
-  const out = opts.out;
-  await mkdir(out, { recursive: true });
-  const progressMode = opts.progress ?? "auto";
-  const stream = opts.stream ?? process.stderr;
-  const say = (s: string) => {
-    if (progressMode !== "none") stream.write(`${s}\n`);
-  };
-
   // ---- resume state, settings ----
-  const latest = await readLatest(out);
-  if (latest && !opts.resume)
-    throw new PretrainSettingsError(
-      `${out} already holds a run (latest: ${latest.dir}); pass --resume to continue it or choose another --out`,
-    );
-  let state: Record<string, unknown> | undefined;
-  if (latest) state = await readJson(join(latest.dir, "trainer_state.json"), "trainer state");
-  if (state?.kind === "finetune-multitask")
-    throw new PretrainSettingsError(
-      `${out} holds a multi-task run (tasks.json): resume it with its --tasks, or with --resume --out alone`,
-    );
-  await cleanRunFolder(out, latest?.step);
+  const run = await RunFolder.open(opts, (state) => {
+    if (state.kind === "finetune-multitask")
+      throw new PretrainSettingsError(
+        `${opts.out} holds a multi-task run (tasks.json): resume it with its --tasks, or with --resume --out alone`,
+      );
+  });
+  const { out, latest, state } = run;
+  const say = (s: string) => run.say(s);
   const settings = resolveSettings(opts, state?.settings as FinetuneSettings | undefined);
 
   // ---- base model, tokenizer, data ----
@@ -414,14 +386,10 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
         : unfreezeTrainable(task.unfreezeArch, step, settings.unfreezeEvery);
   const stageAt = (step: number) =>
     settings.strategy === "unfreeze" ? unfreezeStage(task.unfreezeArch, step, settings.unfreezeEvery) : 0;
-  const startStep = latest?.step ?? 0;
+  const startStep = run.startStep;
   let stage = stageAt(startStep);
   params.setTrainable(maskAt(startStep));
-  if (latest) {
-    loadOptimizer(params, await readSafetensors(join(latest.dir, "optimizer.safetensors")));
-    if (params.step !== latest.step)
-      throw new Error(`${latest.dir}: optimizer step ${params.step} ≠ checkpoint step ${latest.step}`);
-  }
+  await run.loadOptimizer(params);
   const schedule: LrSchedule = {
     lr: settings.lr,
     warmup: settings.warmup,
@@ -448,7 +416,6 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   let position: EpochPosition = latest
     ? { epoch: state!.epoch as number, index: state!.index as number }
     : { epoch: 0, index: 0 };
-  const elapsedBefore = latest ? ((state!.elapsed_s as number) ?? 0) : 0;
   const metrics = await MetricsLog.open(out, latest ? startStep : undefined);
   if (latest)
     say(`resuming from ${latest.dir} (step ${startStep}, epoch ${position.epoch}, batch ${position.index})`);
@@ -468,15 +435,13 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   };
   if (prep.labels) result.labels = prep.labels;
   if (latest) result.resumed_from = startStep;
-  let lastSaved = latest?.dir;
-  const progress = new Progress(settings.steps, startStep, stream, progressMode);
+  const progress = new Progress(settings.steps, startStep, run.stream, run.progressMode);
 
   const runEval = (): FinetuneEval => {
     const r = evaluateTask(task, evalItems, settings.batch);
     return { ...r, majority_accuracy: prep.majorityAccuracy, examples: evalItems.length };
   };
   const save = async (step: number) => {
-    const st = performance.now();
     const trainerState = {
       version: 1,
       kind: "finetune",
@@ -485,7 +450,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       epoch: position.epoch,
       index: position.index,
       steps_per_epoch: perEpoch,
-      elapsed_s: elapsedBefore + (performance.now() - t0) / 1000,
+      elapsed_s: run.elapsed(),
       unfreeze_stage: settings.strategy === "unfreeze" ? stage : undefined,
       seeds: {
         seed: settings.seed,
@@ -500,15 +465,13 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       settings,
       data,
     };
-    lastSaved = await writeCheckpoint(
-      out,
+    result.checkpoint = await run.save(
       step,
       { config: prep.configJson, tokenizer: tokFiles, model: trainer.exportWeights(), state: trainerState },
       optimizerTensors(params),
       settings.keep,
+      progress,
     );
-    result.checkpoint = lastSaved;
-    progress.line(`checkpoint ${lastSaved} (${formatDuration((performance.now() - st) / 1000)})`);
   };
 
   const title = `fine-tuning (${settings.strategy})`;
@@ -518,9 +481,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       seed: deriveSeed(settings.seed, SEED_ORDER),
       start: position,
     });
-    let windowStart = performance.now();
-    let windowTokens = 0;
-    let rate = Number.NaN;
+    const window = new TokenRate();
     let loss = Number.NaN;
     let win = { loss: 0, weight: 0, correct: 0, count: 0 };
     for (let step = startStep; step < settings.steps; step++) {
@@ -539,19 +500,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       const item = batches.next().value!;
       const lr = learningRate(schedule, step);
       const stats: StepStats = task.lossAndGrad(item.items);
-      const last = lastSaved ? `last good checkpoint: ${lastSaved}` : "no checkpoint was written yet";
-      if (!Number.isFinite(stats.loss))
-        throw new TrainingDivergedError(
-          `training diverged: loss is ${stats.loss} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
-        );
-      const clip =
-        settings.maxGradNorm > 0
-          ? params.clipScale(settings.maxGradNorm)
-          : { norm: params.gradNorm(), scale: 1 };
-      if (!Number.isFinite(clip.norm))
-        throw new TrainingDivergedError(
-          `training diverged: gradient norm is ${clip.norm} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
-        );
+      const clip = run.clip(params, settings.maxGradNorm, stats.loss, n, lr);
       trainer.adamwStep({ ...adamw, lr }, clip.scale);
       position = item.next;
       loss = stats.loss;
@@ -561,14 +510,9 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
         correct: win.correct + stats.correct,
         count: win.count + stats.count,
       };
-      windowTokens += stats.tokens;
       const now = performance.now();
       const logNow = n % settings.logEvery === 0 || n === settings.steps;
-      if (now - windowStart > 1000 || logNow) {
-        rate = (windowTokens * 1000) / (now - windowStart);
-        windowStart = now;
-        windowTokens = 0;
-      }
+      const rate = window.add(stats.tokens, logNow, now);
       progress.update(n, loss, rate);
       if (logNow) {
         // loss and accuracy averaged over the steps since the last log line
@@ -582,7 +526,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
           grad_norm: clip.norm,
           trainable: params.trainableCount,
           tokens_per_s: Math.round(rate),
-          elapsed_s: Number((elapsedBefore + (now - t0) / 1000).toFixed(3)),
+          elapsed_s: Number(run.elapsed(now).toFixed(3)),
         };
         win = { loss: 0, weight: 0, correct: 0, count: 0 };
         await metrics.append(e);
@@ -591,27 +535,22 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
             `step ${n}/${settings.steps} loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}% lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
           );
       }
-      if (
-        settings.evalEvery > 0 &&
-        evalItems.length > 0 &&
-        (n % settings.evalEvery === 0 || n === settings.steps)
-      ) {
-        const te = performance.now();
-        const ev = runEval();
-        result.eval = ev;
-        await metrics.append({ type: "eval", step: n, ...ev });
-        progress.line(
-          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority baseline ${(100 * ev.majority_accuracy).toFixed(2)}%, ${ev.examples} examples, ${formatDuration((performance.now() - te) / 1000)})`,
-        );
-        await metrics.writeCurves(title, CURVES);
-        windowStart += performance.now() - te;
-      }
-      if ((settings.saveEvery > 0 && n % settings.saveEvery === 0) || n === settings.steps) {
-        const ts = performance.now();
-        await save(n);
-        await metrics.writeCurves(title, CURVES);
-        windowStart += performance.now() - ts;
-      }
+      if (settings.evalEvery > 0 && evalItems.length > 0 && due(n, settings.evalEvery, settings.steps))
+        await window.excluding(async () => {
+          const te = performance.now();
+          const ev = runEval();
+          result.eval = ev;
+          await metrics.append({ type: "eval", step: n, ...ev });
+          progress.line(
+            `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority baseline ${(100 * ev.majority_accuracy).toFixed(2)}%, ${ev.examples} examples, ${formatDuration((performance.now() - te) / 1000)})`,
+          );
+          await metrics.writeCurves(title, CURVES);
+        });
+      if (due(n, settings.saveEvery, settings.steps))
+        await window.excluding(async () => {
+          await save(n);
+          await metrics.writeCurves(title, CURVES);
+        });
       if (opts.afterStep) await opts.afterStep(n);
     }
     progress.done();
@@ -624,13 +563,10 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     result.trainable_parameters = params.trainableCount;
     result.files = await writeOutput(out, settings, prep, trainer, tokFiles, baseConfig, modelType);
   } catch (e) {
-    progress.done();
-    if (e instanceof TrainingDivergedError) await metrics.writeCurves(title, CURVES).catch(() => {});
+    await stopped(e, progress, () => metrics.writeCurves(title, CURVES));
     throw e;
   }
-  result.seconds = Number(((performance.now() - t0) / 1000).toFixed(3));
-  if (!existsSync(result.checkpoint)) result.checkpoint = lastSaved ?? "";
-  return result;
+  return run.finish(result);
 }
 
 /** The run folder's result: a complete model folder, or an adapter folder. Returns the files written. */

@@ -11,25 +11,15 @@
 // checkpoint bit for bit (no dropout, nothing taken from the clock). A non-finite loss or gradient stops
 // training with TrainingDivergedError and leaves the last checkpoint as it was. At the end the run folder
 // itself holds the final model (config.json, model.safetensors, vocab.txt, tokenizer_config.json).
-import { existsSync } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { writeSafetensors } from "../io/safetensors.ts";
 import { type BertConfig, bertConfigFromJson } from "../models/bert-config.ts";
 import { readTensors } from "../models/checkpoint-node.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
 import { loadRuntime } from "../runtime/node.ts";
 import { loadTokenizerFromFiles } from "../tokenizers/load.ts";
 import { BertTrainer } from "./bert-train.ts";
-import {
-  cleanRunFolder,
-  loadOptimizer,
-  optimizerTensors,
-  readLatest,
-  readSafetensors,
-  writeCheckpoint,
-  writeFileAtomic,
-} from "./checkpoint.ts";
+import { optimizerTensors, writeFileAtomic } from "./checkpoint.ts";
 import {
   batchesPerEpoch,
   collateBatch,
@@ -50,6 +40,7 @@ import { correctPredictions, DataParallel, sliceRows } from "./parallel.ts";
 import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
 import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
 import { PretrainSettingsError, readJson, readText, TrainingDivergedError } from "./run-files.ts";
+import { due, keepFixed, RunFolder, stopped, TokenRate, writeFinalModel } from "./run-loop.ts";
 import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
 
 export { PretrainSettingsError, TrainingDivergedError };
@@ -233,14 +224,7 @@ function resolveSettings(given: PretrainOptions, saved: PretrainSettings | undef
     if (v !== undefined && k in DEFAULT_SETTINGS) (explicit as Record<string, unknown>)[k] = v;
   for (const k of ["corpus", "warmup", "config", "vocab", "init"] as const)
     if (given[k] !== undefined) (explicit as Record<string, unknown>)[k] = given[k];
-  if (saved) {
-    for (const k of FIXED) {
-      if (explicit[k] !== undefined && explicit[k] !== saved[k])
-        throw new PretrainSettingsError(
-          `${k} ${JSON.stringify(explicit[k])} differs from the checkpoint's ${JSON.stringify(saved[k])} (a resumed run keeps its data and model settings)`,
-        );
-    }
-  }
+  keepFixed(FIXED, explicit, saved);
   const base = { ...DEFAULT_SETTINGS, ...saved, ...explicit } as PretrainSettings;
   if (base.corpus === undefined) throw new PretrainSettingsError("a corpus file is required (--corpus FILE)");
   if (explicit.warmup === undefined) base.warmup = saved?.warmup ?? Math.round(base.steps * 0.1);
@@ -335,24 +319,10 @@ function initSource(has: (n: string) => boolean) {
 }
 
 export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResult> {
-  const t0 = performance.now();
-  const out = opts.out;
-  await mkdir(out, { recursive: true });
-  const progressMode = opts.progress ?? "auto";
-  const stream = opts.stream ?? process.stderr;
-  const say = (s: string) => {
-    if (progressMode !== "none") stream.write(`${s}\n`);
-  };
-
   // ---- resume state ----
-  const latest = await readLatest(out);
-  if (latest && !opts.resume)
-    throw new PretrainSettingsError(
-      `${out} already holds a run (latest: ${latest.dir}); pass --resume to continue it or choose another --out`,
-    );
-  let state: Record<string, unknown> | undefined;
-  if (latest) state = await readJson(join(latest.dir, "trainer_state.json"), "trainer state");
-  await cleanRunFolder(out, latest?.step);
+  const run = await RunFolder.open(opts);
+  const { out, latest, state } = run;
+  const say = (s: string) => run.say(s);
   const settings = resolveSettings(opts, state?.settings as PretrainSettings | undefined);
   const threads = opts.threads ?? 1;
   if (!(Number.isInteger(threads) && threads >= 1))
@@ -500,11 +470,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       weights: await readTensors(latest.dir),
       tieWordEmbeddings: tied,
     });
-    loadOptimizer(trainer.params, await readSafetensors(join(latest.dir, "optimizer.safetensors")));
-    if (trainer.params.step !== latest.step)
-      throw new Error(
-        `${latest.dir}: optimizer step ${trainer.params.step} ≠ checkpoint step ${latest.step}`,
-      );
+    await run.loadOptimizer(trainer.params);
   } else {
     trainer = new BertTrainer(rt, config, {
       arch: "BertForPreTraining",
@@ -527,7 +493,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       );
     }
   }
-  const startStep = latest?.step ?? 0;
+  const startStep = run.startStep;
   const schedule: LrSchedule = {
     lr: settings.lr,
     warmup: settings.warmup,
@@ -539,7 +505,6 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
     ? { epoch: state!.epoch as number, index: state!.index as number }
     : { epoch: 0, index: 0 };
   let tokensSeen = latest ? (state!.tokens_seen as number) : 0;
-  const elapsedBefore = latest ? ((state!.elapsed_s as number) ?? 0) : 0;
   const metrics = await MetricsLog.open(out, latest ? startStep : undefined);
   if (latest)
     say(`resuming from ${latest.dir} (step ${startStep}, epoch ${position.epoch}, batch ${position.index})`);
@@ -557,11 +522,9 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
   };
   if (latest) result.resumed_from = startStep;
   const lastEval = metrics.entries.filter((e) => e.type === "eval").pop();
-  let lastSaved = latest?.dir;
-  const progress = new Progress(settings.steps, startStep, stream, progressMode);
+  const progress = new Progress(settings.steps, startStep, run.stream, run.progressMode);
 
   const save = async (step: number) => {
-    const st = performance.now();
     const state = {
       version: 1,
       step,
@@ -570,7 +533,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       index: position.index,
       steps_per_epoch: perEpoch,
       tokens_seen: tokensSeen,
-      elapsed_s: elapsedBefore + (performance.now() - t0) / 1000,
+      elapsed_s: run.elapsed(),
       seeds: {
         seed: settings.seed,
         train_data: deriveSeed(settings.seed, SEED_TRAIN_DATA),
@@ -584,8 +547,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       settings,
       data,
     };
-    lastSaved = await writeCheckpoint(
-      out,
+    result.checkpoint = await run.save(
       step,
       {
         config: configJson,
@@ -595,9 +557,8 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       },
       optimizerTensors(trainer.params),
       settings.keep,
+      progress,
     );
-    result.checkpoint = lastSaved;
-    progress.line(`checkpoint ${lastSaved} (${formatDuration((performance.now() - st) / 1000)})`);
   };
 
   const dp = await DataParallel.create(trainer, threads);
@@ -609,9 +570,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       seqLength: settings.seqLen,
       padId: pv.padId,
     });
-    let windowStart = performance.now();
-    let windowTokens = 0;
-    let rate = Number.NaN;
+    const window = new TokenRate();
     let loss = Number.NaN;
     const trainStart = performance.now();
     let trainTokens = 0;
@@ -628,33 +587,16 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       const lr = learningRate(schedule, step);
       const logNow = n % settings.logEvery === 0 || n === settings.steps;
       const stats = await dp.lossAndGrad(micro, { accuracy: logNow });
-      const last = lastSaved ? `last good checkpoint: ${lastSaved}` : "no checkpoint was written yet";
-      if (!Number.isFinite(stats.loss))
-        throw new TrainingDivergedError(
-          `training diverged: loss is ${stats.loss} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
-        );
-      const clip =
-        settings.maxGradNorm > 0
-          ? trainer.params.clipScale(settings.maxGradNorm)
-          : { norm: trainer.params.gradNorm(), scale: 1 };
-      if (!Number.isFinite(clip.norm))
-        throw new TrainingDivergedError(
-          `training diverged: gradient norm is ${clip.norm} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
-        );
+      const clip = run.clip(trainer.params, settings.maxGradNorm, stats.loss, n, lr);
       trainer.adamwStep({ ...adamw, lr }, clip.scale);
       dp.paramsChanged();
       position = item.next;
       loss = stats.loss;
       const tokens = item.batch.batch * settings.seqLen;
       tokensSeen += tokens;
-      windowTokens += tokens;
       trainTokens += tokens;
       const now = performance.now();
-      if (now - windowStart > 1000 || logNow) {
-        rate = (windowTokens * 1000) / (now - windowStart);
-        windowStart = now;
-        windowTokens = 0;
-      }
+      const rate = window.add(tokens, logNow, now);
       progress.update(n, loss, rate);
       if (logNow) {
         const e: MetricsEntry = {
@@ -669,7 +611,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
           lr,
           grad_norm: clip.norm,
           tokens_per_s: Math.round(rate),
-          elapsed_s: Number((elapsedBefore + (now - t0) / 1000).toFixed(3)),
+          elapsed_s: Number(run.elapsed(now).toFixed(3)),
         };
         await metrics.append(e);
         if (!progress.bar)
@@ -677,30 +619,25 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
             `step ${n}/${settings.steps} loss ${loss.toFixed(4)} (mlm ${stats.mlmLoss.toFixed(4)}, nsp ${stats.nspLoss.toFixed(4)}) lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
           );
       }
-      if (
-        settings.evalEvery > 0 &&
-        evalEx.length > 0 &&
-        (n % settings.evalEvery === 0 || n === settings.steps)
-      ) {
-        const te = performance.now();
-        const ev = {
-          ...evaluate(trainer, evalEx, settings.batch, settings.seqLen, pv.padId),
-          baseline_mlm_accuracy: baseline.accuracy,
-        };
-        result.eval = ev;
-        await metrics.append({ type: "eval", step: n, ...ev });
-        progress.line(
-          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, masked-token accuracy ${(100 * ev.mlm_accuracy).toFixed(2)}% (most-frequent-token baseline ${(100 * baseline.accuracy).toFixed(2)}%), next-sentence accuracy ${(100 * ev.nsp_accuracy).toFixed(2)}% (${ev.examples} examples, ${formatDuration((performance.now() - te) / 1000)})`,
-        );
-        await metrics.writeCurves();
-        windowStart += performance.now() - te;
-      }
-      if ((settings.saveEvery > 0 && n % settings.saveEvery === 0) || n === settings.steps) {
-        const ts = performance.now();
-        await save(n);
-        await metrics.writeCurves();
-        windowStart += performance.now() - ts;
-      }
+      if (settings.evalEvery > 0 && evalEx.length > 0 && due(n, settings.evalEvery, settings.steps))
+        await window.excluding(async () => {
+          const te = performance.now();
+          const ev = {
+            ...evaluate(trainer, evalEx, settings.batch, settings.seqLen, pv.padId),
+            baseline_mlm_accuracy: baseline.accuracy,
+          };
+          result.eval = ev;
+          await metrics.append({ type: "eval", step: n, ...ev });
+          progress.line(
+            `eval at step ${n}: loss ${ev.loss.toFixed(4)}, masked-token accuracy ${(100 * ev.mlm_accuracy).toFixed(2)}% (most-frequent-token baseline ${(100 * baseline.accuracy).toFixed(2)}%), next-sentence accuracy ${(100 * ev.nsp_accuracy).toFixed(2)}% (${ev.examples} examples, ${formatDuration((performance.now() - te) / 1000)})`,
+          );
+          await metrics.writeCurves();
+        });
+      if (due(n, settings.saveEvery, settings.steps))
+        await window.excluding(async () => {
+          await save(n);
+          await metrics.writeCurves();
+        });
       if (opts.afterStep) await opts.afterStep(n);
     }
     progress.done();
@@ -711,20 +648,12 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
       say(`${latest?.dir} is already at step ${startStep} of ${settings.steps}: nothing to train`);
       if (lastEval) result.eval = lastEval as unknown as EvalResult;
     }
-    // the run folder itself becomes the final model
-    await writeFileAtomic(join(out, "config.json"), `${JSON.stringify(configJson, null, 2)}\n`);
-    await writeFileAtomic(
-      join(out, "model.safetensors"),
-      writeSafetensors(trainer.exportWeights(), { format: "pt" }),
-    );
+    await writeFinalModel(out, configJson, trainer.exportWeights());
   } catch (e) {
-    progress.done();
-    if (e instanceof TrainingDivergedError) await metrics.writeCurves().catch(() => {});
+    await stopped(e, progress, () => metrics.writeCurves());
     throw e;
   } finally {
     await dp.close();
   }
-  result.seconds = Number(((performance.now() - t0) / 1000).toFixed(3));
-  if (!existsSync(result.checkpoint)) result.checkpoint = lastSaved ?? "";
-  return result;
+  return run.finish(result);
 }

@@ -13,10 +13,8 @@
 // decoder-only, prefix-LM) comes from the config. AdamW with warm-up and linear or cosine decay,
 // global-norm clipping, held-out loss and token accuracy every evalEvery steps, metrics.jsonl and
 // curves.svg, atomic checkpoints, exact resume, and a clear stop on a NaN / infinite loss or gradient.
-import { existsSync } from "node:fs";
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { writeSafetensors } from "../io/safetensors.ts";
 import { readTensors } from "../models/checkpoint-node.ts";
 import { type T5Config, t5ConfigFromJson } from "../models/t5-config.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
@@ -24,15 +22,7 @@ import { loadRuntime } from "../runtime/node.ts";
 import { loadTokenizerFromFiles } from "../tokenizers/load.ts";
 import { spieceToTokenizerJson } from "../tokenizers/t5.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
-import {
-  cleanRunFolder,
-  loadOptimizer,
-  optimizerTensors,
-  readLatest,
-  readSafetensors,
-  writeCheckpoint,
-  writeFileAtomic,
-} from "./checkpoint.ts";
+import { optimizerTensors, writeFileAtomic } from "./checkpoint.ts";
 import {
   batchesPerEpoch,
   deriveSeed,
@@ -44,7 +34,8 @@ import { readCorpusFile } from "./data/node.ts";
 import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
 import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
 import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
-import { PretrainSettingsError, readJson, readText, TrainingDivergedError } from "./run-files.ts";
+import { PretrainSettingsError, readJson, readText } from "./run-files.ts";
+import { due, keepFixed, RunFolder, stopped, TokenRate, writeFinalModel } from "./run-loop.ts";
 import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
 import { T5Trainer } from "./t5-train.ts";
 import {
@@ -274,12 +265,7 @@ function resolveSettings(given: T5RunOptions, saved: T5RunSettings | undefined):
         ["mode", "warmup", "corpus", "evalCorpus", "tasks", "evalTasks", "config", "init"].includes(k))
     )
       (explicit as Record<string, unknown>)[k] = v;
-  if (saved)
-    for (const k of FIXED)
-      if (explicit[k] !== undefined && explicit[k] !== saved[k])
-        throw new PretrainSettingsError(
-          `${k} ${JSON.stringify(explicit[k])} differs from the checkpoint's ${JSON.stringify(saved[k])} (a resumed run keeps its data and model settings)`,
-        );
+  keepFixed(FIXED, explicit, saved);
   const s = { ...T5_DEFAULT_SETTINGS, ...saved, ...explicit } as T5RunSettings;
   if (explicit.warmup === undefined) s.warmup = saved?.warmup ?? Math.round(s.steps * 0.05);
   checkSettings(s);
@@ -397,24 +383,10 @@ async function readLines(path: string): Promise<string[]> {
 }
 
 export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
-  const t0 = performance.now();
-  const out = opts.out;
-  await mkdir(out, { recursive: true });
-  const progressMode = opts.progress ?? "auto";
-  const stream = opts.stream ?? process.stderr;
-  const say = (s: string) => {
-    if (progressMode !== "none") stream.write(`${s}\n`);
-  };
-
   // ---- resume state, settings ----
-  const latest = await readLatest(out);
-  if (latest && !opts.resume)
-    throw new PretrainSettingsError(
-      `${out} already holds a run (latest: ${latest.dir}); pass --resume to continue it or choose another --out`,
-    );
-  let state: Record<string, unknown> | undefined;
-  if (latest) state = await readJson(join(latest.dir, "trainer_state.json"), "trainer state");
-  await cleanRunFolder(out, latest?.step);
+  const run = await RunFolder.open(opts);
+  const { out, latest, state } = run;
+  const say = (s: string) => run.say(s);
   const settings = resolveSettings(opts, state?.settings as T5RunSettings | undefined);
 
   // ---- training text ----
@@ -561,11 +533,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
   let trainer: T5Trainer;
   if (latest) {
     trainer = new T5Trainer(rt, config, { weights: await readTensors(latest.dir) });
-    loadOptimizer(trainer.params, await readSafetensors(join(latest.dir, "optimizer.safetensors")));
-    if (trainer.params.step !== latest.step)
-      throw new Error(
-        `${latest.dir}: optimizer step ${trainer.params.step} ≠ checkpoint step ${latest.step}`,
-      );
+    await run.loadOptimizer(trainer.params);
   } else if (settings.init !== undefined) {
     trainer = new T5Trainer(rt, config, {
       weights: await readTensors(settings.init),
@@ -580,7 +548,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
         typeof configJson.initializer_factor === "number" ? configJson.initializer_factor : 1,
     });
   }
-  const startStep = latest?.step ?? 0;
+  const startStep = run.startStep;
   const schedule: LrSchedule = {
     lr: settings.lr,
     warmup: settings.warmup,
@@ -607,7 +575,6 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
       `mixing (${settings.mixing}): ${tasks.map((t, i) => `${t.name} ${(100 * sampler.rates[i]).toFixed(1)}%`).join(", ")}`,
     );
   let tokensSeen = latest ? (state!.tokens_seen as number) : 0;
-  const elapsedBefore = latest ? ((state!.elapsed_s as number) ?? 0) : 0;
   const metrics = await MetricsLog.open(out, latest ? startStep : undefined);
   const curveSpec: CurveSpec = {
     lossTitle: "loss (target-token cross-entropy)",
@@ -635,13 +602,10 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
         : Object.fromEntries(tasks.map((t) => [t.name, t.examples.length])),
   };
   if (latest) result.resumed_from = startStep;
-  let lastSaved = latest?.dir;
-  const progress = new Progress(settings.steps, startStep, stream, progressMode);
+  const progress = new Progress(settings.steps, startStep, run.stream, run.progressMode);
 
   const save = async (step: number) => {
-    const st = performance.now();
-    lastSaved = await writeCheckpoint(
-      out,
+    result.checkpoint = await run.save(
       step,
       {
         config: configJson,
@@ -654,7 +618,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
           position,
           mixture: sampler?.state,
           tokens_seen: tokensSeen,
-          elapsed_s: elapsedBefore + (performance.now() - t0) / 1000,
+          elapsed_s: run.elapsed(),
           schedule,
           optimizer: { name: "AdamW", ...adamw, lr: schedule.lr, max_grad_norm: settings.maxGradNorm },
           settings,
@@ -662,9 +626,8 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
       },
       optimizerTensors(trainer.params),
       settings.keep,
+      progress,
     );
-    result.checkpoint = lastSaved;
-    progress.line(`checkpoint ${lastSaved} (${formatDuration((performance.now() - st) / 1000)})`);
   };
 
   /** The examples of step `step` (0-based) and the data position after it. */
@@ -718,9 +681,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
   const hasEval = settings.mode === "pretrain" ? evalExamples.length > 0 : evalByTask.length > 0;
 
   try {
-    let windowStart = performance.now();
-    let windowTokens = 0;
-    let rate = Number.NaN;
+    const window = new TokenRate();
     let loss = Number.NaN;
     const trainStart = performance.now();
     let trainTokens = 0;
@@ -732,31 +693,14 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
       const lr = learningRate(schedule, step);
       const logNow = n % settings.logEvery === 0 || n === settings.steps;
       const o = stepLossAndGrad(trainer, lengthBuckets(examples, settings.microBatch), pad, logNow);
-      const last = lastSaved ? `last good checkpoint: ${lastSaved}` : "no checkpoint was written yet";
-      if (!Number.isFinite(o.loss))
-        throw new TrainingDivergedError(
-          `training diverged: loss is ${o.loss} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
-        );
-      const clip =
-        settings.maxGradNorm > 0
-          ? trainer.params.clipScale(settings.maxGradNorm)
-          : { norm: trainer.params.gradNorm(), scale: 1 };
-      if (!Number.isFinite(clip.norm))
-        throw new TrainingDivergedError(
-          `training diverged: gradient norm is ${clip.norm} at step ${n} (lr ${lr.toPrecision(3)}); ${last} (lower --lr and --resume)`,
-        );
+      const clip = run.clip(trainer.params, settings.maxGradNorm, o.loss, n, lr);
       trainer.adamwStep({ ...adamw, lr }, clip.scale);
       loss = o.loss;
       const tokens = o.paddedTokens;
       tokensSeen += tokens;
-      windowTokens += tokens;
       trainTokens += tokens;
       const now = performance.now();
-      if (now - windowStart > 1000 || logNow) {
-        rate = (windowTokens * 1000) / (now - windowStart);
-        windowStart = now;
-        windowTokens = 0;
-      }
+      const rate = window.add(tokens, logNow, now);
       progress.update(n, loss, rate);
       if (logNow) {
         const acc = o.tokens ? o.correct / o.tokens : 0;
@@ -768,7 +712,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
           lr,
           grad_norm: clip.norm,
           tokens_per_s: Math.round(rate),
-          elapsed_s: Number((elapsedBefore + (now - t0) / 1000).toFixed(3)),
+          elapsed_s: Number(run.elapsed(now).toFixed(3)),
         };
         if (settings.mode === "pretrain") e.epoch = position.epoch;
         await metrics.append(e);
@@ -777,41 +721,40 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
             `step ${n}/${settings.steps} loss ${loss.toFixed(4)} token acc ${(100 * acc).toFixed(1)}% lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
           );
       }
-      if (settings.evalEvery > 0 && hasEval && (n % settings.evalEvery === 0 || n === end)) {
-        const te = performance.now();
-        const ev = evaluate();
-        result.eval = ev;
-        const flat: Record<string, number> = {};
-        for (const [name, r] of Object.entries(ev.tasks ?? {})) {
-          flat[`loss_${name}`] = r.loss;
-          flat[`token_accuracy_${name}`] = r.token_accuracy;
-        }
-        await metrics.append({
-          type: "eval",
-          step: n,
-          loss: ev.loss,
-          token_accuracy: ev.token_accuracy,
-          examples: ev.examples,
-          ...flat,
+      if (settings.evalEvery > 0 && hasEval && due(n, settings.evalEvery, end))
+        await window.excluding(async () => {
+          const te = performance.now();
+          const ev = evaluate();
+          result.eval = ev;
+          const flat: Record<string, number> = {};
+          for (const [name, r] of Object.entries(ev.tasks ?? {})) {
+            flat[`loss_${name}`] = r.loss;
+            flat[`token_accuracy_${name}`] = r.token_accuracy;
+          }
+          await metrics.append({
+            type: "eval",
+            step: n,
+            loss: ev.loss,
+            token_accuracy: ev.token_accuracy,
+            examples: ev.examples,
+            ...flat,
+          });
+          progress.line(
+            `eval at step ${n}: loss ${ev.loss.toFixed(4)}, token accuracy ${(100 * ev.token_accuracy).toFixed(2)}%${
+              ev.tasks
+                ? ` (${Object.entries(ev.tasks)
+                    .map(([k, r]) => `${k} ${(100 * r.token_accuracy).toFixed(1)}%`)
+                    .join(", ")})`
+                : ""
+            } (${formatDuration((performance.now() - te) / 1000)})`,
+          );
+          await metrics.writeCurves(title, curveSpec);
         });
-        progress.line(
-          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, token accuracy ${(100 * ev.token_accuracy).toFixed(2)}%${
-            ev.tasks
-              ? ` (${Object.entries(ev.tasks)
-                  .map(([k, r]) => `${k} ${(100 * r.token_accuracy).toFixed(1)}%`)
-                  .join(", ")})`
-              : ""
-          } (${formatDuration((performance.now() - te) / 1000)})`,
-        );
-        await metrics.writeCurves(title, curveSpec);
-        windowStart += performance.now() - te;
-      }
-      if ((settings.saveEvery > 0 && n % settings.saveEvery === 0) || n === end) {
-        const ts = performance.now();
-        await save(n);
-        await metrics.writeCurves(title, curveSpec);
-        windowStart += performance.now() - ts;
-      }
+      if (due(n, settings.saveEvery, end))
+        await window.excluding(async () => {
+          await save(n);
+          await metrics.writeCurves(title, curveSpec);
+        });
       if (opts.afterStep) await opts.afterStep(n);
     }
     progress.done();
@@ -823,17 +766,10 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
         `${latest?.dir} is already at step ${startStep} (stopping at ${end} of ${settings.steps}): nothing to train`,
       );
     if (end < settings.steps) result.stopped_at = end;
-    await writeFileAtomic(join(out, "config.json"), `${JSON.stringify(configJson, null, 2)}\n`);
-    await writeFileAtomic(
-      join(out, "model.safetensors"),
-      writeSafetensors(trainer.exportWeights(), { format: "pt" }),
-    );
+    await writeFinalModel(out, configJson, trainer.exportWeights());
   } catch (e) {
-    progress.done();
-    if (e instanceof TrainingDivergedError) await metrics.writeCurves(title, curveSpec).catch(() => {});
+    await stopped(e, progress, () => metrics.writeCurves(title, curveSpec));
     throw e;
   }
-  result.seconds = Number(((performance.now() - t0) / 1000).toFixed(3));
-  if (!existsSync(result.checkpoint)) result.checkpoint = lastSaved ?? "";
-  return result;
+  return run.finish(result);
 }
