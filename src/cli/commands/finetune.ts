@@ -7,33 +7,41 @@
 // hooks, from the environment, as `pretrain`'s: EDGEFORMER_TEST_STEP_DELAY_MS (sleep after each step)
 // and EDGEFORMER_TEST_NAN_STEP (poison a trainable parameter with NaN before that step).
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { readLatest } from "../../train/checkpoint.ts";
 import {
   FINETUNE_STRATEGIES,
   type FinetuneOptions,
   type FinetuneStrategy,
   finetune,
-  PretrainSettingsError,
 } from "../../train/finetune.ts";
 import {
   finetuneMultitask,
   MIXING_STRATEGIES,
   type MultitaskOptions,
 } from "../../train/finetune-multitask.ts";
-import type { ProgressMode } from "../../train/progress.ts";
 import { readJson } from "../../train/run-files.ts";
-import type { ScheduleKind } from "../../train/schedule.ts";
 import type { MixingStrategy } from "../../train/t5data/mixing.ts";
-import { type Flags, int, num, oneOf, str, UsageError } from "../args.ts";
+import {
+  type Flags,
+  int,
+  num,
+  oneOf,
+  runResult,
+  str,
+  TRAINING_OPTIONS,
+  testNanStep,
+  testStepDelay,
+  trainingFlags,
+  UsageError,
+} from "../args.ts";
 
 export const FINETUNE_SUMMARY =
   "--model DIR (--data FILE [--eval-data FILE] | --tasks tasks.json [--eval-tasks tasks.json] [--mixing proportional|equal|temperature] [--K N] [--T X]) --out DIR --strategy full|unfreeze|adapters [--unfreeze-every N] [--bottleneck R] [--steps N | --epochs E] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--seq-len N] [--target-len N] [--labels a,b,c] [--seed S] [--eval-every N] [--eval-examples N] [--save-every N] [--log-every N] [--keep N] [--progress auto|bar|lines|none] [--resume]";
 
 const s = { type: "string" } as const;
-const flag = { type: "boolean" } as const;
 
 export const FINETUNE_OPTIONS = {
+  ...TRAINING_OPTIONS,
   model: s,
   data: s,
   "eval-data": s,
@@ -46,25 +54,10 @@ export const FINETUNE_OPTIONS = {
   strategy: s,
   "unfreeze-every": s,
   bottleneck: s,
-  steps: s,
   epochs: s,
-  batch: s,
-  lr: s,
-  warmup: s,
-  schedule: s,
-  "max-grad-norm": s,
-  "weight-decay": s,
   "seq-len": s,
   "target-len": s,
   labels: s,
-  seed: s,
-  "eval-every": s,
-  "eval-examples": s,
-  "save-every": s,
-  "log-every": s,
-  keep: s,
-  progress: s,
-  resume: flag,
 };
 
 export async function finetuneCommand(flags: Flags): Promise<string> {
@@ -92,47 +85,24 @@ export async function finetuneCommand(flags: Flags): Promise<string> {
         : oneOf<FinetuneStrategy>(flags, "strategy", FINETUNE_STRATEGIES, "full"),
     unfreezeEvery: int(flags, "unfreeze-every", undefined, 1),
     bottleneck: int(flags, "bottleneck", undefined, 1),
-    steps: int(flags, "steps", undefined, 1),
+    ...trainingFlags(flags),
     epochs,
-    batch: int(flags, "batch", undefined, 1),
-    lr: num(flags, "lr"),
-    warmup: int(flags, "warmup"),
-    schedule:
-      flags.schedule === undefined
-        ? undefined
-        : oneOf<ScheduleKind>(flags, "schedule", ["linear", "cosine"], "linear"),
-    maxGradNorm: num(flags, "max-grad-norm"),
-    weightDecay: num(flags, "weight-decay"),
     seqLen: int(flags, "seq-len", undefined, 4),
     targetLen: int(flags, "target-len", undefined, 1),
     labels,
-    seed: int(flags, "seed"),
-    evalEvery: int(flags, "eval-every"),
-    evalExamples: int(flags, "eval-examples"),
-    saveEvery: int(flags, "save-every"),
-    logEvery: int(flags, "log-every", undefined, 1),
-    keep: int(flags, "keep", undefined, 1),
-    resume,
-    progress: oneOf<ProgressMode>(flags, "progress", ["auto", "bar", "lines", "none"], "auto"),
   };
   if (!resume) {
     for (const k of ["model", "data", "strategy"] as const)
       if (opts[k] === undefined) throw new UsageError(`--${k} is required`);
   }
   testHooks(opts);
-  try {
-    return JSON.stringify(await finetune(opts));
-  } catch (e) {
-    if (e instanceof PretrainSettingsError) throw new UsageError(e.message);
-    throw e;
-  }
+  return runResult(finetune(opts));
 }
 
 /** The environment's test hooks: a delay after each step, a NaN put into a trainable tensor. */
 function testHooks(opts: Pick<FinetuneOptions, "afterStep" | "beforeStep">): void {
-  const delay = Number(process.env.EDGEFORMER_TEST_STEP_DELAY_MS ?? 0);
-  if (delay > 0) opts.afterStep = () => sleep(delay);
-  const nanStep = Number(process.env.EDGEFORMER_TEST_NAN_STEP ?? 0);
+  opts.afterStep = testStepDelay();
+  const nanStep = testNanStep();
   if (nanStep > 0)
     opts.beforeStep = (step, trainer) => {
       if (step !== nanStep) return;
@@ -175,25 +145,8 @@ async function multitaskCommand(flags: Flags, out: string, resume: boolean): Pro
         : oneOf<FinetuneStrategy>(flags, "strategy", FINETUNE_STRATEGIES, "full"),
     unfreezeEvery: int(flags, "unfreeze-every", undefined, 1),
     bottleneck: int(flags, "bottleneck", undefined, 1),
-    steps: int(flags, "steps", undefined, 1),
-    batch: int(flags, "batch", undefined, 1),
-    lr: num(flags, "lr"),
-    warmup: int(flags, "warmup"),
-    schedule:
-      flags.schedule === undefined
-        ? undefined
-        : oneOf<ScheduleKind>(flags, "schedule", ["linear", "cosine"], "linear"),
-    maxGradNorm: num(flags, "max-grad-norm"),
-    weightDecay: num(flags, "weight-decay"),
+    ...trainingFlags(flags),
     seqLen: int(flags, "seq-len", undefined, 4),
-    seed: int(flags, "seed"),
-    evalEvery: int(flags, "eval-every"),
-    evalExamples: int(flags, "eval-examples"),
-    saveEvery: int(flags, "save-every"),
-    logEvery: int(flags, "log-every", undefined, 1),
-    keep: int(flags, "keep", undefined, 1),
-    resume,
-    progress: oneOf<ProgressMode>(flags, "progress", ["auto", "bar", "lines", "none"], "auto"),
   };
   if (opts.temperature !== undefined && !(opts.temperature > 0))
     throw new UsageError(`--T must be > 0, got ${opts.temperature}`);
@@ -201,10 +154,5 @@ async function multitaskCommand(flags: Flags, out: string, resume: boolean): Pro
     for (const k of ["model", "tasks", "strategy"] as const)
       if (opts[k] === undefined) throw new UsageError(`--${k} is required`);
   testHooks(opts as Pick<FinetuneOptions, "afterStep" | "beforeStep">);
-  try {
-    return JSON.stringify(await finetuneMultitask(opts));
-  } catch (e) {
-    if (e instanceof PretrainSettingsError) throw new UsageError(e.message);
-    throw e;
-  }
+  return runResult(finetuneMultitask(opts));
 }

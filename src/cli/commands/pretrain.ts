@@ -4,11 +4,18 @@
 // loss) exits 1 with the last good checkpoint kept. Test-only hooks, from the environment:
 // EDGEFORMER_TEST_STEP_DELAY_MS (sleep after each step, so a test can kill the run mid-way) and
 // EDGEFORMER_TEST_NAN_STEP (poison a parameter with NaN before that step).
-import { setTimeout as sleep } from "node:timers/promises";
-import { type PretrainOptions, PretrainSettingsError, pretrainBert } from "../../train/pretrain.ts";
-import type { ProgressMode } from "../../train/progress.ts";
-import type { ScheduleKind } from "../../train/schedule.ts";
-import { type Flags, int, num, oneOf, str, UsageError } from "../args.ts";
+import { type PretrainOptions, pretrainBert } from "../../train/pretrain.ts";
+import {
+  type Flags,
+  int,
+  num,
+  runResult,
+  str,
+  testNanStep,
+  testStepDelay,
+  trainingFlags,
+  UsageError,
+} from "../args.ts";
 import { PRETRAIN_T5_OPTIONS, PRETRAIN_T5_SUMMARY, T5_RUN_OPTIONS, t5RunCommand } from "./train-t5.ts";
 
 export const PRETRAIN_SUMMARY = `bert --corpus FILE --out DIR [--config FILE | --init DIR] [--vocab FILE | --vocab-size V] [--steps N] [--batch B] [--accumulate N] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--seq-len T] [--seed S] [--threads N] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--held-out F] [--eval-examples N] [--dupe-factor N] [--cased] [--progress auto|bar|lines|none] [--resume]\n  pretrain ${PRETRAIN_T5_SUMMARY}`;
@@ -19,33 +26,12 @@ const flag = { type: "boolean" } as const;
 export const PRETRAIN_OPTIONS = {
   ...T5_RUN_OPTIONS,
   ...PRETRAIN_T5_OPTIONS,
-  corpus: s,
-  out: s,
-  config: s,
-  init: s,
   vocab: s,
-  "vocab-size": s,
-  steps: s,
-  batch: s,
   accumulate: s,
-  lr: s,
-  warmup: s,
-  schedule: s,
-  "max-grad-norm": s,
-  "weight-decay": s,
   "seq-len": s,
-  seed: s,
   threads: s,
-  "eval-every": s,
-  "save-every": s,
-  "log-every": s,
-  keep: s,
-  "held-out": s,
-  "eval-examples": s,
   "dupe-factor": s,
   cased: flag,
-  progress: s,
-  resume: flag,
 };
 
 /** pretrain t5 flags that BERT runs do not take. */
@@ -83,43 +69,20 @@ export async function pretrainCommand(flags: Flags, positionals: string[]): Prom
     init: str(flags, "init"),
     vocab: str(flags, "vocab"),
     vocabSize: int(flags, "vocab-size", undefined, 10),
-    steps: int(flags, "steps", undefined, 1),
-    batch: int(flags, "batch", undefined, 1),
+    ...trainingFlags(flags),
     accumulate: int(flags, "accumulate", undefined, 1),
-    lr: num(flags, "lr"),
-    warmup: int(flags, "warmup"),
-    schedule:
-      flags.schedule === undefined
-        ? undefined
-        : oneOf<ScheduleKind>(flags, "schedule", ["linear", "cosine"], "linear"),
-    maxGradNorm: num(flags, "max-grad-norm"),
-    weightDecay: num(flags, "weight-decay"),
     seqLen: int(flags, "seq-len", undefined, 8),
-    seed: int(flags, "seed"),
     threads: int(flags, "threads", undefined, 1),
-    evalEvery: int(flags, "eval-every"),
-    saveEvery: int(flags, "save-every"),
-    logEvery: int(flags, "log-every", undefined, 1),
-    keep: int(flags, "keep", undefined, 1),
     heldOut: num(flags, "held-out"),
-    evalExamples: int(flags, "eval-examples"),
     dupeFactor: int(flags, "dupe-factor", undefined, 1),
     lowercase: flags.cased ? false : undefined,
-    resume: Boolean(flags.resume),
-    progress: oneOf<ProgressMode>(flags, "progress", ["auto", "bar", "lines", "none"], "auto"),
   };
   if (!opts.resume && opts.corpus === undefined) throw new UsageError("--corpus is required");
-  const delay = Number(process.env.EDGEFORMER_TEST_STEP_DELAY_MS ?? 0);
-  if (delay > 0) opts.afterStep = () => sleep(delay);
-  const nanStep = Number(process.env.EDGEFORMER_TEST_NAN_STEP ?? 0);
+  opts.afterStep = testStepDelay();
+  const nanStep = testNanStep();
   if (nanStep > 0)
     opts.beforeStep = (step, trainer) => {
       if (step === nanStep) trainer.params.view("bert.embeddings.LayerNorm.weight")[0] = Number.NaN;
     };
-  try {
-    return JSON.stringify(await pretrainBert(opts));
-  } catch (e) {
-    if (e instanceof PretrainSettingsError) throw new UsageError(e.message);
-    throw e;
-  }
+  return runResult(pretrainBert(opts));
 }
