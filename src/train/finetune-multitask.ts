@@ -21,7 +21,6 @@ import { hideTensors } from "../models/adapters.ts";
 import { bertConfigFromJson } from "../models/bert-config.ts";
 import { readTensors } from "../models/checkpoint-node.ts";
 import type { TensorStore } from "../models/tensors.ts";
-import type { KernelRuntime } from "../runtime/load.ts";
 import { loadRuntime } from "../runtime/node.ts";
 import { loadTokenizerDir } from "../tokenizers/node.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
@@ -39,11 +38,20 @@ import {
 import { type MultitaskTask, planStep, prepareTasks, type StepGroup } from "./finetune-multitask-data.ts";
 import { type BertClassifyExample, bertAdapterTrains, collateClassify } from "./finetune-tasks.ts";
 import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
-import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
-import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
+import type { AdamWOptions } from "./params.ts";
+import { formatDuration, Progress } from "./progress.ts";
 import { PretrainSettingsError, readJson } from "./run-files.ts";
-import { due, keepFixed, RunFolder, stopped, TokenRate } from "./run-loop.ts";
-import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
+import {
+  due,
+  keepFixed,
+  optimizerOf,
+  RunFolder,
+  type RunOptions,
+  stepLine,
+  stopped,
+  TokenRate,
+} from "./run-loop.ts";
+import { learningRate, type ScheduleKind } from "./schedule.ts";
 import { type MixingStrategy, MixtureSampler, type MixtureState } from "./t5data/mixing.ts";
 import { loadClassificationTasksFile } from "./t5data/node.ts";
 import { type UnfreezeArch, unfreezeStage, unfreezeStages, unfreezeTrainable } from "./unfreeze.ts";
@@ -116,16 +124,7 @@ const KEYS: (keyof MultitaskSettings)[] = [
   "keep",
 ];
 
-export interface MultitaskOptions extends Partial<MultitaskSettings> {
-  out: string;
-  resume?: boolean;
-  progress?: ProgressMode;
-  stream?: ProgressStream;
-  runtime?: KernelRuntime;
-  /** Test hooks: before each step (1-based), after each step. */
-  beforeStep?: (step: number, trainer: BertTrainer) => void;
-  afterStep?: (step: number) => void | Promise<void>;
-}
+export interface MultitaskOptions extends Partial<MultitaskSettings>, RunOptions<BertTrainer> {}
 
 export interface TaskEval {
   loss: number;
@@ -430,13 +429,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
   let stage = stageAt(startStep);
   params.setTrainable(maskAt(startStep));
   await run.loadOptimizer(params);
-  const schedule: LrSchedule = {
-    lr: settings.lr,
-    warmup: settings.warmup,
-    total: settings.steps,
-    kind: settings.schedule,
-  };
-  const adamw: AdamWOptions = { ...ADAMW_DEFAULTS, weightDecay: settings.weightDecay };
+  const { schedule, adamw, saved: optimizerState } = optimizerOf(settings);
   const labelsOf = Object.fromEntries(tasks.map((t) => [t.name, t.labels]));
   const data = {
     model_type: "bert",
@@ -551,7 +544,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       },
       rates,
       schedule,
-      optimizer: { name: "AdamW", ...adamw, lr: schedule.lr, max_grad_norm: settings.maxGradNorm },
+      optimizer: optimizerState,
       settings,
       data,
     };
@@ -633,7 +626,15 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
         await metrics.append(e);
         if (!progress.bar)
           progress.line(
-            `step ${n}/${settings.steps} loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}% lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
+            stepLine(
+              progress,
+              n,
+              settings.steps,
+              `loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}%`,
+              lr,
+              clip.norm,
+              rate,
+            ),
           );
       }
       if (settings.evalEvery > 0 && evalTasks.length > 0 && due(n, settings.evalEvery, settings.steps))

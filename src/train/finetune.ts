@@ -61,11 +61,19 @@ import {
   tokenizeTextPair,
 } from "./finetune-tasks.ts";
 import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
-import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
-import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
+import { formatDuration, Progress } from "./progress.ts";
 import { PretrainSettingsError, readJson, TrainingDivergedError } from "./run-files.ts";
-import { due, keepFixed, RunFolder, stopped, TokenRate } from "./run-loop.ts";
-import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
+import {
+  due,
+  keepFixed,
+  optimizerOf,
+  RunFolder,
+  type RunOptions,
+  stepLine,
+  stopped,
+  TokenRate,
+} from "./run-loop.ts";
+import { learningRate, type ScheduleKind } from "./schedule.ts";
 import { T5Trainer } from "./t5-train.ts";
 import type { T5Example } from "./t5data/index.ts";
 import { unfreezeStage, unfreezeStages, unfreezeTrainable } from "./unfreeze.ts";
@@ -149,16 +157,7 @@ export const FINETUNE_DEFAULTS: Omit<FinetuneSettings, "model" | "data" | "strat
 
 export const DEFAULT_LR: Record<FinetuneStrategy, number> = { full: 1e-4, unfreeze: 1e-4, adapters: 1e-3 };
 
-export interface FinetuneOptions extends Partial<FinetuneSettings> {
-  out: string;
-  resume?: boolean;
-  progress?: ProgressMode;
-  stream?: ProgressStream;
-  runtime?: KernelRuntime;
-  /** Test hooks: before each step (1-based; e.g. to poison a parameter), after each step. */
-  beforeStep?: (step: number, trainer: BertTrainer | T5Trainer) => void;
-  afterStep?: (step: number) => void | Promise<void>;
-}
+export interface FinetuneOptions extends Partial<FinetuneSettings>, RunOptions<BertTrainer | T5Trainer> {}
 
 export interface FinetuneEval {
   loss: number;
@@ -390,13 +389,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   let stage = stageAt(startStep);
   params.setTrainable(maskAt(startStep));
   await run.loadOptimizer(params);
-  const schedule: LrSchedule = {
-    lr: settings.lr,
-    warmup: settings.warmup,
-    total: settings.steps,
-    kind: settings.schedule,
-  };
-  const adamw: AdamWOptions = { ...ADAMW_DEFAULTS, weightDecay: settings.weightDecay };
+  const { schedule, adamw, saved: optimizerState } = optimizerOf(settings);
   const data = {
     model_type: modelType,
     train_examples: trainItems.length,
@@ -461,7 +454,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
         rng: "mulberry32",
       },
       schedule,
-      optimizer: { name: "AdamW", ...adamw, lr: schedule.lr, max_grad_norm: settings.maxGradNorm },
+      optimizer: optimizerState,
       settings,
       data,
     };
@@ -532,7 +525,15 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
         await metrics.append(e);
         if (!progress.bar)
           progress.line(
-            `step ${n}/${settings.steps} loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}% lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
+            stepLine(
+              progress,
+              n,
+              settings.steps,
+              `loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}%`,
+              lr,
+              clip.norm,
+              rate,
+            ),
           );
       }
       if (settings.evalEvery > 0 && evalItems.length > 0 && due(n, settings.evalEvery, settings.steps))

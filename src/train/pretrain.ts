@@ -15,7 +15,6 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type BertConfig, bertConfigFromJson } from "../models/bert-config.ts";
 import { readTensors } from "../models/checkpoint-node.ts";
-import type { KernelRuntime } from "../runtime/load.ts";
 import { loadRuntime } from "../runtime/node.ts";
 import { loadTokenizerFromFiles } from "../tokenizers/load.ts";
 import { BertTrainer } from "./bert-train.ts";
@@ -37,11 +36,20 @@ import {
 import { readCorpusFile } from "./data/node.ts";
 import { type MetricsEntry, MetricsLog } from "./metrics.ts";
 import { correctPredictions, DataParallel, sliceRows } from "./parallel.ts";
-import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
-import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
+import { formatDuration, Progress } from "./progress.ts";
 import { PretrainSettingsError, readJson, readText, TrainingDivergedError } from "./run-files.ts";
-import { due, keepFixed, RunFolder, stopped, TokenRate, writeFinalModel } from "./run-loop.ts";
-import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
+import {
+  due,
+  keepFixed,
+  optimizerOf,
+  RunFolder,
+  type RunOptions,
+  stepLine,
+  stopped,
+  TokenRate,
+  writeFinalModel,
+} from "./run-loop.ts";
+import { learningRate, type ScheduleKind } from "./schedule.ts";
 
 export { PretrainSettingsError, TrainingDivergedError };
 
@@ -97,18 +105,8 @@ const FIXED: (keyof PretrainSettings)[] = [
   "init",
 ];
 
-export interface PretrainOptions extends Partial<PretrainSettings> {
-  out: string;
-  resume?: boolean;
+export interface PretrainOptions extends Partial<PretrainSettings>, RunOptions<BertTrainer> {
   threads?: number;
-  /** "auto" (default): a progress bar when the stream is a terminal, plain lines otherwise. */
-  progress?: ProgressMode;
-  stream?: ProgressStream;
-  /** A kernel runtime to train on (default: a new one, owned by the run). */
-  runtime?: KernelRuntime;
-  /** Test hooks: before each step (1-based; e.g. to poison a parameter), after each step (e.g. to slow down). */
-  beforeStep?: (step: number, trainer: BertTrainer) => void;
-  afterStep?: (step: number) => void | Promise<void>;
 }
 
 export interface EvalResult {
@@ -494,13 +492,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
     }
   }
   const startStep = run.startStep;
-  const schedule: LrSchedule = {
-    lr: settings.lr,
-    warmup: settings.warmup,
-    total: settings.steps,
-    kind: settings.schedule,
-  };
-  const adamw: AdamWOptions = { ...ADAMW_DEFAULTS, weightDecay: settings.weightDecay };
+  const { schedule, adamw, saved: optimizerState } = optimizerOf(settings);
   let position: EpochPosition = latest
     ? { epoch: state!.epoch as number, index: state!.index as number }
     : { epoch: 0, index: 0 };
@@ -543,7 +535,7 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
         rng: "mulberry32",
       },
       schedule,
-      optimizer: { name: "AdamW", ...adamw, lr: schedule.lr, max_grad_norm: settings.maxGradNorm },
+      optimizer: optimizerState,
       settings,
       data,
     };
@@ -616,7 +608,15 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
         await metrics.append(e);
         if (!progress.bar)
           progress.line(
-            `step ${n}/${settings.steps} loss ${loss.toFixed(4)} (mlm ${stats.mlmLoss.toFixed(4)}, nsp ${stats.nspLoss.toFixed(4)}) lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
+            stepLine(
+              progress,
+              n,
+              settings.steps,
+              `loss ${loss.toFixed(4)} (mlm ${stats.mlmLoss.toFixed(4)}, nsp ${stats.nspLoss.toFixed(4)})`,
+              lr,
+              clip.norm,
+              rate,
+            ),
           );
       }
       if (settings.evalEvery > 0 && evalEx.length > 0 && due(n, settings.evalEvery, settings.steps))

@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type TensorInput, writeSafetensors } from "../io/safetensors.ts";
+import type { KernelRuntime } from "../runtime/load.ts";
 import {
   type CheckpointFiles,
   cleanRunFolder,
@@ -19,9 +20,16 @@ import {
   writeCheckpoint,
   writeFileAtomic,
 } from "./checkpoint.ts";
-import type { ParamStore } from "./params.ts";
-import { formatDuration, type Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
+import { ADAMW_DEFAULTS, type AdamWOptions, type ParamStore } from "./params.ts";
+import {
+  formatDuration,
+  formatRate,
+  type Progress,
+  type ProgressMode,
+  type ProgressStream,
+} from "./progress.ts";
 import { PretrainSettingsError, readJson, TrainingDivergedError } from "./run-files.ts";
+import type { LrSchedule, ScheduleKind } from "./schedule.ts";
 
 export interface RunFolderOptions {
   out: string;
@@ -29,6 +37,15 @@ export interface RunFolderOptions {
   /** "auto" (default): a progress bar when the stream is a terminal, plain lines otherwise. */
   progress?: ProgressMode;
   stream?: ProgressStream;
+}
+
+/** What every driver takes besides its settings: where, how it reports, and test hooks. */
+export interface RunOptions<Trainer> extends RunFolderOptions {
+  /** A kernel runtime to train on (default: a new one, owned by the run). */
+  runtime?: KernelRuntime;
+  /** Test hooks: before each step (1-based; e.g. to poison a parameter), after each step (e.g. to slow down). */
+  beforeStep?: (step: number, trainer: Trainer) => void;
+  afterStep?: (step: number) => void | Promise<void>;
 }
 
 /** A run folder being trained into: where it resumes from, what it says, its checkpoints. */
@@ -148,6 +165,40 @@ export class RunFolder {
     if (!existsSync(result.checkpoint)) result.checkpoint = this.lastSaved ?? "";
     return result;
   }
+}
+
+/**
+ * The optimizer of a run's settings: the learning-rate schedule, AdamW's options, and their record in
+ * trainer_state.json.
+ */
+export function optimizerOf(s: {
+  lr: number;
+  warmup: number;
+  steps: number;
+  schedule: ScheduleKind;
+  weightDecay: number;
+  maxGradNorm: number;
+}): { schedule: LrSchedule; adamw: AdamWOptions; saved: Record<string, unknown> } {
+  const schedule: LrSchedule = { lr: s.lr, warmup: s.warmup, total: s.steps, kind: s.schedule };
+  const adamw: AdamWOptions = { ...ADAMW_DEFAULTS, weightDecay: s.weightDecay };
+  return {
+    schedule,
+    adamw,
+    saved: { name: "AdamW", ...adamw, lr: schedule.lr, max_grad_norm: s.maxGradNorm },
+  };
+}
+
+/** A log line of step `n` of `total` (lines mode): `what` (loss and the like), lr, gradient norm, tokens/s, ETA. */
+export function stepLine(
+  progress: Progress,
+  n: number,
+  total: number,
+  what: string,
+  lr: number,
+  gradNorm: number,
+  rate: number,
+): string {
+  return `step ${n}/${total} ${what} lr ${lr.toExponential(2)} grad ${gradNorm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`;
 }
 
 /** Refuses, on resume, a change to a setting that defines the data or the model. */

@@ -17,7 +17,6 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { readTensors } from "../models/checkpoint-node.ts";
 import { type T5Config, t5ConfigFromJson } from "../models/t5-config.ts";
-import type { KernelRuntime } from "../runtime/load.ts";
 import { loadRuntime } from "../runtime/node.ts";
 import { loadTokenizerFromFiles } from "../tokenizers/load.ts";
 import { spieceToTokenizerJson } from "../tokenizers/t5.ts";
@@ -32,11 +31,20 @@ import {
 } from "./data/index.ts";
 import { readCorpusFile } from "./data/node.ts";
 import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
-import { ADAMW_DEFAULTS, type AdamWOptions } from "./params.ts";
-import { formatDuration, formatRate, Progress, type ProgressMode, type ProgressStream } from "./progress.ts";
+import { formatDuration, Progress } from "./progress.ts";
 import { PretrainSettingsError, readJson, readText } from "./run-files.ts";
-import { due, keepFixed, RunFolder, stopped, TokenRate, writeFinalModel } from "./run-loop.ts";
-import { type LrSchedule, learningRate, type ScheduleKind } from "./schedule.ts";
+import {
+  due,
+  keepFixed,
+  optimizerOf,
+  RunFolder,
+  type RunOptions,
+  stepLine,
+  stopped,
+  TokenRate,
+  writeFinalModel,
+} from "./run-loop.ts";
+import { learningRate, type ScheduleKind } from "./schedule.ts";
 import { T5Trainer } from "./t5-train.ts";
 import {
   collateT5,
@@ -178,17 +186,9 @@ const OBJECTIVE_ARCHITECTURE: Record<T5Objective, string> = {
   "prefix-lm": "prefix-lm",
 };
 
-export interface T5RunOptions extends Partial<T5RunSettings> {
-  out: string;
-  resume?: boolean;
-  progress?: ProgressMode;
-  stream?: ProgressStream;
-  runtime?: KernelRuntime;
+export interface T5RunOptions extends Partial<T5RunSettings>, RunOptions<T5Trainer> {
   /** Stop after this step, keeping the learning-rate schedule of `steps` (a run cut short on purpose; resumable). */
   stopAt?: number;
-  /** Test hooks, as pretrainBert's. */
-  beforeStep?: (step: number, trainer: T5Trainer) => void;
-  afterStep?: (step: number) => void | Promise<void>;
 }
 
 export interface T5EvalResult {
@@ -549,13 +549,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
     });
   }
   const startStep = run.startStep;
-  const schedule: LrSchedule = {
-    lr: settings.lr,
-    warmup: settings.warmup,
-    total: settings.steps,
-    kind: settings.schedule,
-  };
-  const adamw: AdamWOptions = { ...ADAMW_DEFAULTS, weightDecay: settings.weightDecay };
+  const { schedule, adamw, saved: optimizerState } = optimizerOf(settings);
   let position: EpochPosition = latest ? (state!.position as EpochPosition) : { epoch: 0, index: 0 };
   const sampler =
     settings.mode === "tasks"
@@ -620,7 +614,7 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
           tokens_seen: tokensSeen,
           elapsed_s: run.elapsed(),
           schedule,
-          optimizer: { name: "AdamW", ...adamw, lr: schedule.lr, max_grad_norm: settings.maxGradNorm },
+          optimizer: optimizerState,
           settings,
         },
       },
@@ -718,7 +712,15 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
         await metrics.append(e);
         if (!progress.bar)
           progress.line(
-            `step ${n}/${settings.steps} loss ${loss.toFixed(4)} token acc ${(100 * acc).toFixed(1)}% lr ${lr.toExponential(2)} grad ${clip.norm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
+            stepLine(
+              progress,
+              n,
+              settings.steps,
+              `loss ${loss.toFixed(4)} token acc ${(100 * acc).toFixed(1)}%`,
+              lr,
+              clip.norm,
+              rate,
+            ),
           );
       }
       if (settings.evalEvery > 0 && hasEval && due(n, settings.evalEvery, end))
