@@ -32,6 +32,7 @@ import {
   FINETUNE_DEFAULTS,
   FINETUNE_STRATEGIES,
   type FinetuneStrategy,
+  StrategyMask,
   tokenizerFiles,
   writeOutput,
 } from "./finetune.ts";
@@ -54,7 +55,7 @@ import {
 import { learningRate, type ScheduleKind } from "./schedule.ts";
 import { type MixingStrategy, MixtureSampler, type MixtureState } from "./t5data/mixing.ts";
 import { loadClassificationTasksFile } from "./t5data/node.ts";
-import { type UnfreezeArch, unfreezeStage, unfreezeStages, unfreezeTrainable } from "./unfreeze.ts";
+import type { UnfreezeArch } from "./unfreeze.ts";
 
 export const MIXING_STRATEGIES: readonly MixingStrategy[] = ["proportional", "temperature", "equal"];
 
@@ -414,20 +415,14 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
   // ---- step count, schedule, masks ----
   if (settings.warmup < 0) settings.warmup = Math.round(settings.steps * 0.1);
   const arch: UnfreezeArch = { modelType: "bert", numLayers: config.numLayers, prefix: trainer.prefix };
-  const stages = unfreezeStages(arch);
-  if (settings.strategy === "unfreeze" && settings.unfreezeEvery === 0)
-    settings.unfreezeEvery = Math.max(1, Math.floor(settings.steps / stages));
-  const maskAt = (step: number): ((n: string) => boolean) =>
-    settings.strategy === "full"
-      ? () => true
-      : settings.strategy === "adapters"
-        ? (n) => bertAdapterTrains(n, trainer.prefix)
-        : unfreezeTrainable(arch, step, settings.unfreezeEvery);
-  const stageAt = (step: number) =>
-    settings.strategy === "unfreeze" ? unfreezeStage(arch, step, settings.unfreezeEvery) : 0;
   const startStep = run.startStep;
-  let stage = stageAt(startStep);
-  params.setTrainable(maskAt(startStep));
+  const mask = new StrategyMask(
+    settings,
+    arch,
+    (n) => bertAdapterTrains(n, trainer.prefix),
+    params,
+    startStep,
+  );
   await run.loadOptimizer(params);
   const { schedule, adamw, saved: optimizerState } = optimizerOf(settings);
   const labelsOf = Object.fromEntries(tasks.map((t) => [t.name, t.labels]));
@@ -533,7 +528,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       total_steps: settings.steps,
       mixture: sampler.state,
       elapsed_s: run.elapsed(),
-      unfreeze_stage: settings.strategy === "unfreeze" ? stage : undefined,
+      unfreeze_stage: settings.strategy === "unfreeze" ? mask.stage : undefined,
       seeds: {
         seed: settings.seed,
         init: deriveSeed(settings.seed, SEED_INIT),
@@ -564,14 +559,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
     let win = { loss: 0, weight: 0, correct: 0, count: 0, drawn: zeroCounts(), right: zeroCounts() };
     for (let step = startStep; step < settings.steps; step++) {
       const n = step + 1;
-      const s = stageAt(step);
-      if (s !== stage) {
-        stage = s;
-        params.setTrainable(maskAt(step));
-        progress.line(
-          `step ${n}: unfreezing stage ${stage} of ${stages} (${params.trainableCount} of ${params.count} parameters trainable)`,
-        );
-      }
+      mask.advance(step, progress);
       if (opts.beforeStep) opts.beforeStep(n, trainer);
       const groups = planStep(sampler, settings.batch);
       const lr = learningRate(schedule, step);
@@ -624,18 +612,15 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
         });
         win = { loss: 0, weight: 0, correct: 0, count: 0, drawn: zeroCounts(), right: zeroCounts() };
         await metrics.append(e);
-        if (!progress.bar)
-          progress.line(
-            stepLine(
-              progress,
-              n,
-              settings.steps,
-              `loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}%`,
-              lr,
-              clip.norm,
-              rate,
-            ),
-          );
+        stepLine(
+          progress,
+          n,
+          settings.steps,
+          `loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}%`,
+          lr,
+          clip.norm,
+          rate,
+        );
       }
       if (settings.evalEvery > 0 && evalTasks.length > 0 && due(n, settings.evalEvery, settings.steps))
         await window.excluding(async () => {

@@ -61,6 +61,7 @@ import {
   tokenizeTextPair,
 } from "./finetune-tasks.ts";
 import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
+import type { ParamStore } from "./params.ts";
 import { formatDuration, Progress } from "./progress.ts";
 import { PretrainSettingsError, readJson, TrainingDivergedError } from "./run-files.ts";
 import {
@@ -76,7 +77,7 @@ import {
 import { learningRate, type ScheduleKind } from "./schedule.ts";
 import { T5Trainer } from "./t5-train.ts";
 import type { T5Example } from "./t5data/index.ts";
-import { unfreezeStage, unfreezeStages, unfreezeTrainable } from "./unfreeze.ts";
+import { type UnfreezeArch, unfreezeStage, unfreezeStages, unfreezeTrainable } from "./unfreeze.ts";
 
 export { PretrainSettingsError, TrainingDivergedError };
 
@@ -296,6 +297,57 @@ interface Prepared<E> {
   adapterExtras: Partial<AdapterConfig>;
 }
 
+/**
+ * Which parameters a fine-tuning strategy trains at each step: all (full), the adapters' (adapters), or
+ * gradual unfreezing's stages (unfreeze; settings.unfreezeEvery 0 becomes the steps spread evenly over
+ * the stages). Sets the trainable mask of `startStep`.
+ */
+export class StrategyMask {
+  readonly stages: number;
+  /** The unfreezing stage in force (0 for full and adapters). */
+  stage: number;
+
+  constructor(
+    private readonly settings: Pick<FinetuneSettings, "strategy" | "unfreezeEvery" | "steps">,
+    private readonly arch: UnfreezeArch,
+    private readonly adapterTrains: (name: string) => boolean,
+    private readonly params: ParamStore,
+    startStep: number,
+  ) {
+    this.stages = unfreezeStages(arch);
+    if (settings.strategy === "unfreeze" && settings.unfreezeEvery === 0)
+      settings.unfreezeEvery = Math.max(1, Math.floor(settings.steps / this.stages));
+    this.stage = this.stageAt(startStep);
+    params.setTrainable(this.maskAt(startStep));
+  }
+
+  private maskAt(step: number): (n: string) => boolean {
+    const s = this.settings;
+    return s.strategy === "full"
+      ? () => true
+      : s.strategy === "adapters"
+        ? this.adapterTrains
+        : unfreezeTrainable(this.arch, step, s.unfreezeEvery);
+  }
+
+  private stageAt(step: number): number {
+    return this.settings.strategy === "unfreeze"
+      ? unfreezeStage(this.arch, step, this.settings.unfreezeEvery)
+      : 0;
+  }
+
+  /** Before step `step` (0-based): moves to its stage, saying so on `progress` when it changes. */
+  advance(step: number, progress: Progress): void {
+    const s = this.stageAt(step);
+    if (s === this.stage) return;
+    this.stage = s;
+    this.params.setTrainable(this.maskAt(step));
+    progress.line(
+      `step ${step + 1}: unfreezing stage ${s} of ${this.stages} (${this.params.trainableCount} of ${this.params.count} parameters trainable)`,
+    );
+  }
+}
+
 /** Sums step stats over batches of examples. */
 function evaluateTask<E>(
   task: FinetuneTask<E>,
@@ -374,20 +426,8 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
   const perEpoch = batchesPerEpoch(trainItems.length, settings.batch);
   if (settings.epochs !== undefined) settings.steps = Math.max(1, Math.ceil(settings.epochs * perEpoch));
   if (settings.warmup < 0) settings.warmup = Math.round(settings.steps * 0.1);
-  const stages = unfreezeStages(task.unfreezeArch);
-  if (settings.strategy === "unfreeze" && settings.unfreezeEvery === 0)
-    settings.unfreezeEvery = Math.max(1, Math.floor(settings.steps / stages));
-  const maskAt = (step: number): ((n: string) => boolean) =>
-    settings.strategy === "full"
-      ? () => true
-      : settings.strategy === "adapters"
-        ? (n) => task.adapterTrains(n)
-        : unfreezeTrainable(task.unfreezeArch, step, settings.unfreezeEvery);
-  const stageAt = (step: number) =>
-    settings.strategy === "unfreeze" ? unfreezeStage(task.unfreezeArch, step, settings.unfreezeEvery) : 0;
   const startStep = run.startStep;
-  let stage = stageAt(startStep);
-  params.setTrainable(maskAt(startStep));
+  const mask = new StrategyMask(settings, task.unfreezeArch, (n) => task.adapterTrains(n), params, startStep);
   await run.loadOptimizer(params);
   const { schedule, adamw, saved: optimizerState } = optimizerOf(settings);
   const data = {
@@ -403,7 +443,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     );
   const trainableNow = () => params.trainableCount;
   say(
-    `finetune ${modelType} (${settings.strategy}): ${trainItems.length} training and ${evalItems.length} held-out examples, ${perEpoch} steps per epoch, ${settings.steps} steps; ${trainableNow()} of ${params.count} parameters trainable${settings.strategy === "unfreeze" ? ` (stage ${stage} of ${stages}, one more block every ${settings.unfreezeEvery} steps)` : ""}`,
+    `finetune ${modelType} (${settings.strategy}): ${trainItems.length} training and ${evalItems.length} held-out examples, ${perEpoch} steps per epoch, ${settings.steps} steps; ${trainableNow()} of ${params.count} parameters trainable${settings.strategy === "unfreeze" ? ` (stage ${mask.stage} of ${mask.stages}, one more block every ${settings.unfreezeEvery} steps)` : ""}`,
   );
 
   let position: EpochPosition = latest
@@ -444,7 +484,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       index: position.index,
       steps_per_epoch: perEpoch,
       elapsed_s: run.elapsed(),
-      unfreeze_stage: settings.strategy === "unfreeze" ? stage : undefined,
+      unfreeze_stage: settings.strategy === "unfreeze" ? mask.stage : undefined,
       seeds: {
         seed: settings.seed,
         init: deriveSeed(settings.seed, SEED_INIT),
@@ -479,14 +519,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     let win = { loss: 0, weight: 0, correct: 0, count: 0 };
     for (let step = startStep; step < settings.steps; step++) {
       const n = step + 1;
-      const s = stageAt(step);
-      if (s !== stage) {
-        stage = s;
-        params.setTrainable(maskAt(step));
-        progress.line(
-          `step ${n}: unfreezing stage ${stage} of ${stages} (${params.trainableCount} of ${params.count} parameters trainable)`,
-        );
-      }
+      mask.advance(step, progress);
       if (opts.beforeStep) {
         opts.beforeStep(n, trainer);
       }
@@ -523,18 +556,15 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
         };
         win = { loss: 0, weight: 0, correct: 0, count: 0 };
         await metrics.append(e);
-        if (!progress.bar)
-          progress.line(
-            stepLine(
-              progress,
-              n,
-              settings.steps,
-              `loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}%`,
-              lr,
-              clip.norm,
-              rate,
-            ),
-          );
+        stepLine(
+          progress,
+          n,
+          settings.steps,
+          `loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}%`,
+          lr,
+          clip.norm,
+          rate,
+        );
       }
       if (settings.evalEvery > 0 && evalItems.length > 0 && due(n, settings.evalEvery, settings.steps))
         await window.excluding(async () => {

@@ -606,18 +606,15 @@ export async function pretrainBert(opts: PretrainOptions): Promise<PretrainResul
           elapsed_s: Number(run.elapsed(now).toFixed(3)),
         };
         await metrics.append(e);
-        if (!progress.bar)
-          progress.line(
-            stepLine(
-              progress,
-              n,
-              settings.steps,
-              `loss ${loss.toFixed(4)} (mlm ${stats.mlmLoss.toFixed(4)}, nsp ${stats.nspLoss.toFixed(4)})`,
-              lr,
-              clip.norm,
-              rate,
-            ),
-          );
+        stepLine(
+          progress,
+          n,
+          settings.steps,
+          `loss ${loss.toFixed(4)} (mlm ${stats.mlmLoss.toFixed(4)}, nsp ${stats.nspLoss.toFixed(4)})`,
+          lr,
+          clip.norm,
+          rate,
+        );
       }
       if (settings.evalEvery > 0 && evalEx.length > 0 && due(n, settings.evalEvery, settings.steps))
         await window.excluding(async () => {

@@ -188,7 +188,7 @@ export function optimizerOf(s: {
   };
 }
 
-/** A log line of step `n` of `total` (lines mode): `what` (loss and the like), lr, gradient norm, tokens/s, ETA. */
+/** In lines mode, the log line of step `n` of `total`: `what` (loss and the like), lr, gradient norm, tokens/s, ETA. */
 export function stepLine(
   progress: Progress,
   n: number,
@@ -197,8 +197,11 @@ export function stepLine(
   lr: number,
   gradNorm: number,
   rate: number,
-): string {
-  return `step ${n}/${total} ${what} lr ${lr.toExponential(2)} grad ${gradNorm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`;
+): void {
+  if (!progress.bar)
+    progress.line(
+      `step ${n}/${total} ${what} lr ${lr.toExponential(2)} grad ${gradNorm.toFixed(3)} | ${formatRate(rate)} tok/s | ETA ${formatDuration(progress.eta(n))}`,
+    );
 }
 
 /** Refuses, on resume, a change to a setting that defines the data or the model. */

@@ -710,18 +710,15 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
         };
         if (settings.mode === "pretrain") e.epoch = position.epoch;
         await metrics.append(e);
-        if (!progress.bar)
-          progress.line(
-            stepLine(
-              progress,
-              n,
-              settings.steps,
-              `loss ${loss.toFixed(4)} token acc ${(100 * acc).toFixed(1)}%`,
-              lr,
-              clip.norm,
-              rate,
-            ),
-          );
+        stepLine(
+          progress,
+          n,
+          settings.steps,
+          `loss ${loss.toFixed(4)} token acc ${(100 * acc).toFixed(1)}%`,
+          lr,
+          clip.norm,
+          rate,
+        );
       }
       if (settings.evalEvery > 0 && hasEval && due(n, settings.evalEvery, end))
         await window.excluding(async () => {
