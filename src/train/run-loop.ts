@@ -1,11 +1,12 @@
 // The scaffolding every training driver (pretrain.ts, t5-run.ts, finetune.ts, finetune-multitask.ts)
-// shares around its own step: opening the run folder (refuse an existing run without --resume, read the
-// latest checkpoint's trainer_state.json, drop leftovers of an interrupted save), settings a resumed run
-// must keep, resuming the optimizer, writing a checkpoint with its progress line, the per-step checks
-// (a NaN or infinite loss or gradient norm stops training naming the last good checkpoint; global-norm
-// clipping), the tokens/s window (time spent evaluating and saving is left out), and the end of a run
-// (final model files, the result's duration and checkpoint, curves kept when training diverged). What a
-// driver's step computes, logs and evaluates stays in the driver.
+// shares around its own step: the options besides settings (RunOptions), opening the run folder (refuse
+// an existing run without --resume, read the latest checkpoint's trainer_state.json, drop leftovers of an
+// interrupted save), settings a resumed run must keep, the AdamW schedule and its saved record, resuming
+// the optimizer, writing a checkpoint with its progress line, the per-step checks (a NaN or infinite loss
+// or gradient norm stops training naming the last good checkpoint; global-norm clipping), the tokens/s
+// window (time spent evaluating and saving is left out), the lines-mode step log line, and the end of a
+// run (final model files, the result's duration and checkpoint, curves kept when training diverged).
+// What a driver's step computes, logs and evaluates stays in the driver.
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
