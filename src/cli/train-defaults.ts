@@ -177,6 +177,7 @@ const curves: [string, string][] = [
   ["runs/bert-wordnet-2/metrics.jsonl", "models/bert-wordnet/metrics.jsonl"],
   ["runs/bert-wordnet-pos/curves.svg", "models/bert-wordnet-pos/curves.svg"],
   ["runs/t5-wordnet-pretrain/curves.svg", "models/t5-wordnet/curves-pretrain.svg"],
+  ["runs/t5-wordnet-pretrain/metrics.jsonl", "models/t5-wordnet/metrics-pretrain.jsonl"],
   ["runs/t5-wordnet/curves.svg", "models/t5-wordnet/curves.svg"],
   ["runs/t5-wordnet/metrics.jsonl", "models/t5-wordnet/metrics.jsonl"],
 ];
@@ -193,7 +194,9 @@ const evaluation = run(
     "--train-tasks",
     `${W}/train/tasks.json`,
     "--limit",
-    "500",
+    "300",
+    "--samples",
+    "4",
   ],
   { capture: true },
 );
