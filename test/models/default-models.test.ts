@@ -12,7 +12,7 @@ import { fillMask } from "../../src/tasks/fill-mask.ts";
 import { nextSentence } from "../../src/tasks/next-sentence.ts";
 import type { BertPipeline } from "../../src/tasks/pipeline.ts";
 import { generateText, type T5Pipeline } from "../../src/tasks/text2text.ts";
-import { majorityTarget, score, stripTaskPrefix } from "../../src/train/t5-eval.ts";
+import { majorityTarget } from "../../src/train/t5-eval.ts";
 
 interface Sample {
   fill_mask: { text: string; answers: string[] }[];
