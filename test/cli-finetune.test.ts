@@ -2,47 +2,17 @@
 // task): an adapters run killed with SIGKILL after a checkpoint and resumed ends bit-identical to an
 // uninterrupted one (metrics, adapter file); the result JSON and progress lines; a NaN (test hook) exits
 // 1 naming the last good checkpoint; usage errors exit 2 with one line.
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readLatest } from "../src/train/checkpoint.ts";
+import { runCli } from "./helpers/cli.ts";
 import { finetuneSetup } from "./train/finetune-setup.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const setup = finetuneSetup("edgeformer-finetune-cli-");
 afterAll(() => rmSync(setup.dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
-
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-  onSpawn?: (kill: () => void) => void,
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ["src/cli/edgeformer.mjs", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-    });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => {
-      out += d;
-    });
-    p.stderr.on("data", (d) => {
-      err += d;
-    });
-    p.on("error", reject);
-    p.on("close", (code, signal) => resolve({ code, signal, out, err }));
-    onSpawn?.(() => p.kill("SIGKILL"));
-  });
-}
+const cli = runCli;
 
 const common = (out: string, steps = 24) => [
   "finetune",

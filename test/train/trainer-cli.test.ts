@@ -2,47 +2,17 @@
 // after some checkpoints and resumed gives bit-identical metrics, weights and optimizer state to an
 // uninterrupted run; a NaN loss (test hook) or a learning rate that blows up stops with a one-line
 // message and exit 1, keeping the last good checkpoint, from which --resume continues; usage errors exit 2.
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readLatest } from "../../src/train/checkpoint.ts";
+import { runCli } from "../helpers/cli.ts";
 import { tinySetup } from "./trainer-corpus.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const setup = tinySetup("edgeformer-trainer-cli-");
 afterAll(() => rmSync(setup.dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  out: string;
-  err: string;
-}
-
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-  onSpawn?: (kill: () => void) => void,
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ["src/cli/edgeformer.mjs", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-    });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => {
-      out += d;
-    });
-    p.stderr.on("data", (d) => {
-      err += d;
-    });
-    p.on("error", reject);
-    p.on("close", (code, signal) => resolve({ code, signal, out, err }));
-    onSpawn?.(() => p.kill("SIGKILL"));
-  });
-}
+const cli = runCli;
 
 const common = (out: string, steps = 30) => [
   "pretrain",
