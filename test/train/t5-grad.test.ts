@@ -25,6 +25,7 @@ import {
 } from "../../src/train/t5-position-bias.ts";
 import { type T5Batch, T5Trainer, t5HasWeightDecay } from "../../src/train/t5-train.ts";
 import { expectClose } from "../helpers/compare.ts";
+import { checkDirections, checkEntries, checkF32Direction } from "../helpers/finite-differences.ts";
 import { fixturePath, readJsonFixture, readSafetensorsFixture } from "../helpers/fixtures.ts";
 import { normal, rng } from "../helpers/random.ts";
 
@@ -525,72 +526,18 @@ describe("T5 gradients by finite differences (odd shapes, random weights)", () =
     referenceLoss(cfg, p64, batch, tie, stats);
     if (ff === "relu") expect(stats.minReluInput).toBeGreaterThan(1e-4);
 
-    // directional derivatives along random directions u: (L(θ + hu) − L(θ − hu)) / 2h ≈ g·u
-    const along = (u: Float64Array, h: number) => {
-      const shifted = (sign: number) =>
-        new Map(
-          [...p64].map(([n, v]) => {
-            const e = params.entry(n);
-            return [n, v.map((x, i) => x + sign * h * u[e.offset + i])];
-          }),
-        );
-      return (L(shifted(1)) - L(shifted(-1))) / (2 * h);
-    };
-    let worstDir = 0;
-    for (let d = 0; d < 3; d++) {
-      const u = Float64Array.from(normal(params.count, 500 + d));
-      let analytic = 0;
-      for (let i = 0; i < g.length; i++) analytic += g[i] * u[i];
-      const numeric = along(u, 1e-6);
-      const rel = Math.abs(numeric - analytic) / Math.abs(analytic);
-      expect(rel, `direction ${d}: ${numeric} vs ${analytic}`).toBeLessThanOrEqual(1e-4);
-      worstDir = Math.max(worstDir, rel);
-    }
-
-    // single entries: four of every tensor (at entries with a gradient: a relative_attention_bias row
-    // of a bucket no pair reaches has none)
-    const r = rng(11);
-    let worstEntry = 0;
-    for (const e of params.entries()) {
-      const t = p64.get(e.name)!;
-      for (let j = 0; j < 4; j++) {
-        let idx = Math.floor(r() * e.size);
-        while (g[e.offset + idx] === 0) idx = Math.floor(r() * e.size);
-        const h = 1e-6;
-        const keep = t[idx];
-        t[idx] = keep + h;
-        const plus = L(p64);
-        t[idx] = keep - h;
-        const minus = L(p64);
-        t[idx] = keep;
-        const numeric = (plus - minus) / (2 * h);
-        const ga = g[e.offset + idx];
-        expect(Math.abs(numeric - ga), `${e.name}[${idx}]: ${numeric} vs ${ga}`).toBeLessThanOrEqual(
-          1e-3 * Math.abs(ga) + 1e-6,
-        );
-        worstEntry = Math.max(worstEntry, Math.abs(numeric - ga) / Math.abs(ga));
-      }
-    }
-
-    // smooth models: our own f32 loss differentiated too (Richardson on h = 4e-4 and 2e-4)
-    if (ff === "gated-gelu") {
-      const theta = rt.arena.f32(params.params, params.count).slice();
-      const lossAt = (p: Float32Array) => {
-        rt.arena.f32(params.params, params.count).set(p);
-        trainer.repack();
-        return trainer.evaluate(batch).loss;
-      };
-      const u = normal(params.count, 600);
-      const D = (h: number) =>
-        (lossAt(theta.map((v, i) => v + h * u[i])) - lossAt(theta.map((v, i) => v - h * u[i]))) / (2 * h);
-      const numeric = (4 * D(2e-4) - D(4e-4)) / 3;
-      let analytic = 0;
-      for (let i = 0; i < g.length; i++) analytic += g[i] * u[i];
-      expect(Math.abs(numeric - analytic), `f32: ${numeric} vs ${analytic}`).toBeLessThanOrEqual(
-        3e-3 * Math.abs(analytic),
+    // directional derivatives along random directions u: (L(θ + hu) − L(θ − hu)) / 2h ≈ g·u; then four
+    // single entries of every tensor; smooth models: our own f32 loss differentiated too
+    const worstDir = checkDirections(params, g, p64, L, [500, 501, 502]);
+    const worstEntry = checkEntries(params, g, p64, L, 11);
+    if (ff === "gated-gelu")
+      checkF32Direction(
+        params,
+        g,
+        () => trainer.evaluate(batch).loss,
+        () => trainer.repack(),
+        600,
       );
-      lossAt(theta);
-    }
     console.log(
       `${ff}, tied ${tie}: loss vs float64 ${Math.abs(L(p64) - ours)}, worst directional ${worstDir}, worst entry ${worstEntry}`,
     );

@@ -18,6 +18,7 @@ import type { KernelRuntime } from "../../src/runtime/load.ts";
 import { loadRuntime } from "../../src/runtime/node.ts";
 import { type T5Batch, T5Trainer } from "../../src/train/t5-train.ts";
 import { expectClose } from "../helpers/compare.ts";
+import { checkDirections, checkEntries, checkF32Direction } from "../helpers/finite-differences.ts";
 import { normal, rng } from "../helpers/random.ts";
 import { type Params64, referenceLoss } from "./t5-lm-reference.ts";
 
@@ -158,64 +159,16 @@ describe("T5 LM gradients by finite differences (odd shapes, random weights)", (
       referenceLoss(cfg, p64, batch, tie, stats);
       if (ff === "relu") expect(stats.minReluInput).toBeGreaterThan(1e-4); // no kink within 100 steps
 
-      let worstDir = 0;
-      for (let d = 0; d < 3; d++) {
-        const u = Float64Array.from(normal(params.count, 900 + d));
-        let analytic = 0;
-        for (let i = 0; i < g.length; i++) analytic += g[i] * u[i];
-        const h = 1e-6;
-        const shifted = (sign: number) =>
-          new Map(
-            [...p64].map(([n, v]) => [n, v.map((x, i) => x + sign * h * u[params.entry(n).offset + i])]),
-          );
-        const numeric = (L(shifted(1)) - L(shifted(-1))) / (2 * h);
-        const rel = Math.abs(numeric - analytic) / Math.abs(analytic);
-        expect(rel, `direction ${d}: ${numeric} vs ${analytic}`).toBeLessThanOrEqual(1e-4);
-        worstDir = Math.max(worstDir, rel);
-      }
-
-      const r = rng(13);
-      let worstEntry = 0;
-      for (const e of params.entries()) {
-        const t = p64.get(e.name)!;
-        for (let j = 0; j < 4; j++) {
-          let idx = Math.floor(r() * e.size);
-          while (g[e.offset + idx] === 0) idx = Math.floor(r() * e.size); // unreached position buckets
-          const h = 1e-6;
-          const keep = t[idx];
-          t[idx] = keep + h;
-          const plus = L(p64);
-          t[idx] = keep - h;
-          const minus = L(p64);
-          t[idx] = keep;
-          const numeric = (plus - minus) / (2 * h);
-          const ga = g[e.offset + idx];
-          expect(Math.abs(numeric - ga), `${e.name}[${idx}]: ${numeric} vs ${ga}`).toBeLessThanOrEqual(
-            1e-3 * Math.abs(ga) + 1e-6,
-          );
-          worstEntry = Math.max(worstEntry, Math.abs(numeric - ga) / Math.abs(ga));
-        }
-      }
-
-      if (ff === "gated-gelu") {
-        // our own f32 loss along a direction (Richardson on h = 4e-4 and 2e-4)
-        const theta = rt.arena.f32(params.params, params.count).slice();
-        const lossAt = (p: Float32Array) => {
-          rt.arena.f32(params.params, params.count).set(p);
-          trainer.repack();
-          return trainer.evaluate(batch).loss;
-        };
-        const u = normal(params.count, 950);
-        const Dh = (h: number) =>
-          (lossAt(theta.map((v, i) => v + h * u[i])) - lossAt(theta.map((v, i) => v - h * u[i]))) / (2 * h);
-        const numeric = (4 * Dh(2e-4) - Dh(4e-4)) / 3;
-        let analytic = 0;
-        for (let i = 0; i < g.length; i++) analytic += g[i] * u[i];
-        expect(Math.abs(numeric - analytic), `f32: ${numeric} vs ${analytic}`).toBeLessThanOrEqual(
-          3e-3 * Math.abs(analytic),
+      const worstDir = checkDirections(params, g, p64, L, [900, 901, 902]);
+      const worstEntry = checkEntries(params, g, p64, L, 13);
+      if (ff === "gated-gelu")
+        checkF32Direction(
+          params,
+          g,
+          () => trainer.evaluate(batch).loss,
+          () => trainer.repack(),
+          950,
         );
-        lossAt(theta);
-      }
       console.log(
         `${arch} ${ff} tied ${tie}: loss vs float64 ${lossError}, worst directional ${worstDir}, worst entry ${worstEntry}`,
       );
