@@ -36,7 +36,16 @@ export interface AdamWOptions {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /**
+   * Scale each tensor's lr by max(1e-3, RMS of the tensor) — Adafactor's scale_parameter, the setting
+   * T5 was designed for: its N(0, 1) shared embedding and N(0, (d_model·d_kv)^-½) queries then move by
+   * the same relative amount per step. Off (plain AdamW) when absent.
+   */
+  scaleByRms?: boolean;
 }
+
+/** Floor of the RMS scale (Adafactor's eps2). */
+export const RMS_SCALE_FLOOR = 1e-3;
 
 /** PyTorch's AdamW defaults (torch.optim.AdamW: lr 1e-3, betas (0.9, 0.999), eps 1e-8, decay 0.01). */
 export const ADAMW_DEFAULTS: Readonly<AdamWOptions> = {
@@ -320,7 +329,7 @@ export class ParamStore {
     this.order.forEach((_, i) => {
       if (this.trainable[i]) this.steps[i]++;
     });
-    for (const [a, b] of this.runs(true)) {
+    const call = (a: number, b: number, lr: number) => {
       const first = this.order[a];
       const start = first.offset;
       const n = this.order[b - 1].offset + this.order[b - 1].size - start;
@@ -332,13 +341,23 @@ export class ParamStore {
         this.grads + o4,
         n,
         this.steps[a],
-        o.lr,
+        lr,
         o.beta1,
         o.beta2,
         o.eps,
         first.decay ? o.weightDecay : 0,
         gradScale,
       );
+    };
+    if (o.scaleByRms) {
+      // one call per tensor, each with lr · max(floor, RMS(tensor before the step))
+      this.order.forEach((e, i) => {
+        if (!this.trainable[i]) return;
+        const rms = Math.sqrt(k.sumsq_f32(this.params + e.offset * 4, e.size) / e.size);
+        call(i, i + 1, o.lr * Math.max(RMS_SCALE_FLOOR, rms));
+      });
+      return;
     }
+    for (const [a, b] of this.runs(true)) call(a, b, o.lr);
   }
 }

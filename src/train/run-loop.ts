@@ -168,6 +168,10 @@ export class RunFolder {
   }
 }
 
+/** How a run scales the learning rate per tensor: not at all, or by the tensor's RMS (Adafactor-style). */
+export type LrScale = "none" | "rms";
+export const LR_SCALES: readonly LrScale[] = ["none", "rms"];
+
 /**
  * The optimizer of a run's settings: the learning-rate schedule, AdamW's options, and their record in
  * trainer_state.json.
@@ -179,9 +183,12 @@ export function optimizerOf(s: {
   schedule: ScheduleKind;
   weightDecay: number;
   maxGradNorm: number;
+  /** "rms": each tensor's lr scaled by its RMS (AdamWOptions.scaleByRms); default "none". */
+  lrScale?: LrScale;
 }): { schedule: LrSchedule; adamw: AdamWOptions; saved: Record<string, unknown> } {
   const schedule: LrSchedule = { lr: s.lr, warmup: s.warmup, total: s.steps, kind: s.schedule };
   const adamw: AdamWOptions = { ...ADAMW_DEFAULTS, weightDecay: s.weightDecay };
+  if (s.lrScale === "rms") adamw.scaleByRms = true;
   return {
     schedule,
     adamw,

@@ -36,6 +36,8 @@ import { PretrainSettingsError, readJson, readText } from "./run-files.ts";
 import {
   due,
   keepFixed,
+  LR_SCALES,
+  type LrScale,
   optimizerOf,
   RunFolder,
   type RunOptions,
@@ -97,6 +99,8 @@ export interface T5RunSettings {
   logEvery: number;
   maxGradNorm: number;
   weightDecay: number;
+  /** Per-tensor lr scaling: "rms" = lr · max(1e-3, RMS(tensor)) (Adafactor's scale_parameter). */
+  lrScale: LrScale;
   heldOut: number;
   /** Held-out examples evaluated (pretrain: in all; tasks: per task). */
   evalExamples: number;
@@ -151,6 +155,7 @@ export const T5_DEFAULT_SETTINGS: Omit<T5RunSettings, "mode" | "warmup"> = {
   logEvery: 10,
   maxGradNorm: 1,
   weightDecay: 0.01,
+  lrScale: "none",
   heldOut: 0.05,
   evalExamples: 256,
   keep: 2,
@@ -244,6 +249,8 @@ function checkSettings(s: T5RunSettings): void {
   if (!(s.lr > 0)) throw new PretrainSettingsError(`lr must be > 0, got ${s.lr}`);
   if (!(s.maxGradNorm >= 0)) throw new PretrainSettingsError(`maxGradNorm must be ≥ 0`);
   if (!(s.weightDecay >= 0)) throw new PretrainSettingsError(`weightDecay must be ≥ 0`);
+  if (!LR_SCALES.includes(s.lrScale))
+    throw new PretrainSettingsError(`lrScale must be one of ${LR_SCALES.join(", ")}, got ${s.lrScale}`);
   if (!(s.heldOut >= 0 && s.heldOut < 1)) throw new PretrainSettingsError(`heldOut must be in [0, 1)`);
   if (!(s.noiseDensity > 0 && s.noiseDensity < 1))
     throw new PretrainSettingsError(`noiseDensity must be in (0, 1)`);

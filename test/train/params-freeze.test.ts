@@ -121,6 +121,49 @@ describe("ParamStore trainable mask", () => {
     expect(p.step).toBe(3);
   });
 
+  it("scaleByRms: each tensor's lr is lr · max(1e-3, RMS of the tensor before the step) (Adafactor's scale_parameter)", () => {
+    const p = makeStore();
+    // one tiny tensor, so the 1e-3 floor applies to it
+    p.set(
+      "d.weight",
+      normal(7, 5).map((x) => x * 1e-5),
+    );
+    p.setTrainable((n) => n !== "b.weight");
+    const ref = new Map(
+      p
+        .names()
+        .map((n) => [
+          n,
+          { x: p.value(n), m: new Float64Array(p.entry(n).size), v: new Float64Array(p.entry(n).size) },
+        ]),
+    );
+    const o: AdamWOptions = { ...OPT, scaleByRms: true };
+    for (let step = 1; step <= 3; step++) {
+      setGrads(p, step);
+      for (const n of p.names()) {
+        if (n === "b.weight") continue;
+        const r = ref.get(n)!;
+        const rms = Math.sqrt(r.x.reduce((a, x) => a + x * x, 0) / r.x.length);
+        const scaled = { ...OPT, lr: OPT.lr * Math.max(1e-3, rms) };
+        const wd = p.entry(n).decay ? OPT.weightDecay : 0;
+        r.x = Float32Array.from(adamwRef(r.x, p.gradient(n), r.m, r.v, step, wd, scaled));
+      }
+      p.adamwStep(o);
+    }
+    for (const n of p.names()) {
+      if (n === "b.weight") continue;
+      const got = p.value(n);
+      const want = ref.get(n)!.x;
+      const rms = Math.sqrt(want.reduce((a, x) => a + x * x, 0) / want.length);
+      for (let i = 0; i < got.length; i++)
+        expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-6 * Math.max(rms, 1e-3));
+    }
+    // the floor: d.weight (RMS ~1e-5) moved by about 3 · lr · 1e-3 per element, not lr · 1e-5
+    const moved = p.value("d.weight").map((x, i) => Math.abs(x - normal(7, 5)[i] * 1e-5));
+    expect(Math.max(...moved)).toBeGreaterThan(1e-5);
+    expect(Math.max(...moved)).toBeLessThan(3.01 * OPT.lr * 1e-3);
+  });
+
   it("the gradient norm and clipping count trainable gradients only", () => {
     const p = makeStore();
     setGrads(p, 7);

@@ -3,6 +3,8 @@
 // runs (src/train/t5-run.ts) with progress on stderr and the result as JSON on stdout. Bad settings exit
 // 2; a diverged run exits 1 with the last good checkpoint kept. Test hooks as `pretrain bert`
 // (EDGEFORMER_TEST_STEP_DELAY_MS, EDGEFORMER_TEST_NAN_STEP).
+
+import { LR_SCALES, type LrScale } from "../../train/run-loop.ts";
 import { type T5RunOptions, trainT5 } from "../../train/t5-run.ts";
 import { T5_OBJECTIVES, type T5Objective } from "../../train/t5data/examples.ts";
 import type { MixingStrategy } from "../../train/t5data/mixing.ts";
@@ -24,7 +26,7 @@ const s = { type: "string" } as const;
 
 /** Flags both T5 commands take. */
 const COMMON =
-  "[--config FILE | --init DIR] [--vocab-size V] [--steps N] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--input-length T] [--target-length T] [--seed S] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--eval-examples N] [--micro-batch N] [--stop-at N] [--progress auto|bar|lines|none] [--resume]";
+  "[--config FILE | --init DIR] [--vocab-size V] [--steps N] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--lr-scale none|rms] [--input-length T] [--target-length T] [--seed S] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--eval-examples N] [--micro-batch N] [--stop-at N] [--progress auto|bar|lines|none] [--resume]";
 export const PRETRAIN_T5_SUMMARY = `t5 --corpus FILE --out DIR [--eval-corpus FILE] [--objective span|lm|prefix-lm] [--noise-density X] [--mean-noise-span-length X] [--held-out F] ${COMMON}`;
 export const TRAIN_SUMMARY = `--tasks tasks.json --out DIR [--eval-tasks tasks.json] [--mixing proportional|equal|temperature] [--K N] [--T X] ${COMMON}`;
 
@@ -38,6 +40,7 @@ export const T5_RUN_OPTIONS = {
   "target-length": s,
   "stop-at": s,
   "micro-batch": s,
+  "lr-scale": s,
 };
 export const PRETRAIN_T5_OPTIONS = {
   corpus: s,
@@ -61,6 +64,8 @@ export async function t5RunCommand(mode: "pretrain" | "tasks", flags: Flags): Pr
     targetLength: int(flags, "target-length", undefined, 2),
     stopAt: int(flags, "stop-at", undefined, 1),
     microBatch: int(flags, "micro-batch", undefined, 0),
+    lrScale:
+      flags["lr-scale"] === undefined ? undefined : oneOf<LrScale>(flags, "lr-scale", LR_SCALES, "none"),
   };
   if (mode === "pretrain") {
     opts.corpus = str(flags, "corpus");
