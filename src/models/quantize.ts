@@ -3,10 +3,14 @@
 // - "row": one symmetric scale per row, W ≈ q·scale (BERT; the fastest GEMM);
 // - "block": the scale is a row unit and an I8 tensor "<name>_mult" [N, ceil(K/8)] holds an integer
 //   multiplier 1…block_mult_max(K) (≤ 16) per block of 8 columns: W[n,k] ≈ q·scale[n]·mult[n, k/8].
-//   T5 uses it: its blocks get their own step for 1/8 more bytes, which cuts the weight error ~2.5×
-//   (the tiny T5 fixtures' per-row logits cosine goes from 0.9988 to ≥ 0.9995).
-// All other tensors (position and segment embeddings, norms, biases, T5's relative position tables)
-// stay as they are. It is still a safetensors file, so one reader serves both; metadata
+//   Its blocks get their own step for 1/8 more bytes, which cuts the weight error ~2.5×, but its
+//   one-row GEMM (decoding) is ~20% slower than the row scheme's.
+// T5 mixes them per tensor (t5Int8Scheme): the token table (whose gathered rows feed the residual
+// stream: most of the per-row error) and the encoder's linears in the block scheme, the decoder's linears
+// one scale per row (they run once per generated token), and the tied LM head is a per-row copy of the
+// table made at load time (requantizeRows). Checkpoints written before (all "row", or all "block")
+// load as they are. All other tensors (position and segment embeddings, norms, biases, T5's relative
+// position tables) stay as they are. It is still a safetensors file, so one reader serves both; metadata
 // "edgeformer.dtype" says "int8".
 import type { TensorInput } from "../io/safetensors.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
@@ -15,8 +19,16 @@ import { CheckpointError, type TensorStore } from "./tensors.ts";
 /** "row": one scale per output row; "block": a row unit times a multiplier per 8 columns. */
 export type Int8Scheme = "row" | "block";
 
-/** The scheme T5 quantizes with (at load time and in `edgeformer quantize`). */
-export const T5_INT8_SCHEME: Int8Scheme = "block";
+/**
+ * The scheme of one T5 tensor (at load time and in `edgeformer quantize`): "block" for the token table
+ * and the encoder's linears, "row" for the decoder's linears and a separate lm_head (decoding runs them
+ * one row per token, where the row scheme's kernel is faster). Measured min per-row logits cosine
+ * int8 vs f32 on the tiny fixtures: gated 0.99952, relu 0.99970, copy 0.99990 (all "block": 0.99973,
+ * 0.99985, 0.99996; block table only: 0.99914 gated).
+ */
+export function t5Int8Scheme(name: string): Int8Scheme {
+  return /^encoder\.|(^|\.)shared\.weight$/.test(name) ? "block" : "row";
+}
 
 /** Columns per multiplier block of the "block" scheme (the kernels' QBLOCK). */
 export const QBLOCK = 8;
@@ -48,9 +60,12 @@ export function isQuantSideTensor(name: string, isWeight: (w: string) => boolean
   return m !== null && isWeight(m[1]);
 }
 
-/** The int8 scheme a checkpoint's architecture loads with: "block" for T5, "row" otherwise. */
-export function int8SchemeFor(store: TensorStore): Int8Scheme {
-  return store.has("encoder.block.0.layer.0.SelfAttention.q.weight") ? T5_INT8_SCHEME : "row";
+/** The int8 scheme of each tensor of a checkpoint's architecture: t5Int8Scheme for T5, "row" otherwise. */
+export function int8SchemeFor(store: TensorStore): (name: string) => Int8Scheme {
+  const t5 =
+    store.has("encoder.block.0.layer.0.SelfAttention.q.weight") ||
+    store.has("decoder.block.0.layer.0.SelfAttention.q.weight");
+  return t5 ? t5Int8Scheme : () => "row";
 }
 
 /** Quantizes with the kernel module's own quantizer, so loading f32 as int8 gives the same weights. */
@@ -154,31 +169,53 @@ export function checkQuantized(
   }
 }
 
-/** W ≈ q·scale (·mult) as f32 [N,K]. */
-export function dequantize(w: QuantizedWeight, N: number, K: number): Float32Array {
-  const out = new Float32Array(N * K);
+/** W ≈ q·scale (·mult) as f32 [N,K] (rows n0 … n1−1 only, when given: [n1−n0, K]). */
+export function dequantize(w: QuantizedWeight, N: number, K: number, n0 = 0, n1 = N): Float32Array {
+  const out = new Float32Array((n1 - n0) * K);
   const nb = Math.ceil(K / QBLOCK);
-  for (let n = 0; n < N; n++) {
+  for (let n = n0; n < n1; n++) {
     const s = w.scales[n];
+    const o = (n - n0) * K;
     for (let c = 0; c < K; c++) {
       const step = w.mults ? Math.fround(s * w.mults[n * nb + Math.floor(c / QBLOCK)]) : s;
-      out[n * K + c] = w.q[n * K + c] * step;
+      out[o + c] = w.q[n * K + c] * step;
     }
   }
   return out;
 }
 
 /**
- * The int8 checkpoint of an f32 (or F16/BF16) one, in `opts.scheme` (default: the scheme its
- * architecture loads with, so the checkpoint equals quantizing at load time). Tensors already int8
- * pass through.
+ * The row-scheme int8 weight closest to a quantized one (T5's tied LM head from its block-scheme token
+ * table): dequantized and quantized again with one scale per row, a few thousand rows at a time (no f32
+ * copy of the whole table). A row-scheme weight comes back as it is.
+ */
+export function requantizeRows(rt: KernelRuntime, w: QuantizedWeight, N: number, K: number): QuantizedWeight {
+  if (!w.mults) return w;
+  const q = new Int8Array(N * K);
+  const scales = new Float32Array(N);
+  const chunk = Math.max(1, Math.floor((1 << 22) / Math.max(K, 1)));
+  for (let n0 = 0; n0 < N; n0 += chunk) {
+    const n1 = Math.min(N, n0 + chunk);
+    const part = quantizeWeight(rt, dequantize(w, N, K, n0, n1), n1 - n0, K, "row");
+    q.set(part.q, n0 * K);
+    scales.set(part.scales, n0);
+  }
+  return { q, scales };
+}
+
+/**
+ * The int8 checkpoint of an f32 (or F16/BF16) one, every weight in `opts.scheme` (default: the schemes
+ * its architecture loads with, int8SchemeFor, so the checkpoint equals quantizing at load time).
+ * Tensors already int8 pass through.
  */
 export function quantizeCheckpoint(
   rt: KernelRuntime,
   store: TensorStore,
   opts: { scheme?: Int8Scheme } = {},
 ): { tensors: Record<string, TensorInput>; metadata: Record<string, string> } {
-  const scheme = opts.scheme ?? int8SchemeFor(store);
+  const forced = opts.scheme;
+  const schemeOf = forced ? () => forced : int8SchemeFor(store);
+  const used = new Set<Int8Scheme>();
   const tensors: Record<string, TensorInput> = {};
   for (const name of store.names()) {
     const shape = store.shape(name);
@@ -193,6 +230,7 @@ export function quantizeCheckpoint(
     }
     if (dtype === "I8") {
       tensors[name] = { dtype, shape, data: store.int8(name) };
+      used.add(store.has(`${name}_mult`) ? "block" : "row");
       continue;
     }
     if (dtype !== "F32" && dtype !== "F16" && dtype !== "BF16") {
@@ -201,6 +239,8 @@ export function quantizeCheckpoint(
     const data = store.float32(name);
     if (isLinearWeight(name, shape) || isTokenTable(name, shape)) {
       const [N, K] = shape;
+      const scheme = schemeOf(name);
+      used.add(scheme);
       const { q, scales, mults } = quantizeWeight(rt, data, N, K, scheme);
       tensors[name] = { dtype: "I8", shape, data: q };
       tensors[`${name}_scale`] = { dtype: "F32", shape: [N], data: scales };
@@ -214,10 +254,11 @@ export function quantizeCheckpoint(
     metadata: {
       format: "pt",
       "edgeformer.dtype": "int8",
-      "edgeformer.quantization":
-        scheme === "block"
-          ? `int8, per-row unit × per-${QBLOCK}-column multiplier`
-          : "symmetric per-row int8",
+      "edgeformer.quantization": used.has("block")
+        ? used.has("row")
+          ? `int8: per-row unit × per-${QBLOCK}-column multiplier (<name>_mult) or symmetric per-row`
+          : `int8, per-row unit × per-${QBLOCK}-column multiplier`
+        : "symmetric per-row int8",
     },
   };
 }

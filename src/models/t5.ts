@@ -36,7 +36,8 @@ import {
   type QuantizedWeight,
   quantizeWeight,
   readQuantized,
-  T5_INT8_SCHEME,
+  requantizeRows,
+  t5Int8Scheme,
 } from "./quantize.ts";
 import { relativePositionBias } from "./relative-position.ts";
 import { isT5LanguageModel, type T5Config } from "./t5-config.ts";
@@ -431,12 +432,13 @@ export class T5Model {
 
     const { arena } = rt;
     const start = arena.mark();
-    // Token table: int8 rows (gathered by embed_q8_f32 / embed_q8b_f32) for int8 models or checkpoints.
+    // Token table: int8 rows (gathered by embed_q8_f32 / embed_q8b_f32) for int8 models or checkpoints,
+    // in the block scheme when quantized here (t5Int8Scheme).
     let sharedQ: QuantizedWeight | undefined;
     if (store.dtype(sharedName) === "I8") {
       sharedQ = readQuantized(store, sharedName);
     } else if (dtype === "int8") {
-      sharedQ = quantizeWeight(rt, store.float32(sharedName), V, C, T5_INT8_SCHEME);
+      sharedQ = quantizeWeight(rt, store.float32(sharedName), V, C, "block");
     }
     if (sharedQ) {
       this.tok = arena.put(sharedQ.q);
@@ -448,8 +450,9 @@ export class T5Model {
       this.tokMults = 0;
     }
     const norm = (name: string) => arena.put(store.float32(name));
-    const lin = (name: string) => Linear.load(rt, store, `${name}.weight`, dtype, { scheme: T5_INT8_SCHEME });
-    const stacked = (names: string[]) => Linear.stacked(rt, store, names, C, dtype, T5_INT8_SCHEME);
+    const lin = (name: string) =>
+      Linear.load(rt, store, `${name}.weight`, dtype, { scheme: t5Int8Scheme(`${name}.weight`) });
+    const stacked = (names: string[]) => Linear.stacked(rt, store, names, C, dtype, t5Int8Scheme(names[0]));
     const adapter = (sublayer: string) => AdapterLayer.load(rt, store, sublayer, C);
     const selfAttn = (sub: string): SelfAttention => {
       const p = `${sub}.SelfAttention`;
@@ -512,7 +515,13 @@ export class T5Model {
     if (!this.tiedHead) {
       this.head = lin("lm_head");
     } else if (sharedQ) {
-      this.head = Linear.fromInt8(rt, sharedQ.q, sharedQ.scales, undefined, V, C, sharedQ.mults);
+      // the tied head runs once per generated token: a per-row copy of a block table (one pass over it
+      // at load), except in checkpoints whose decoder is block-scheme too (written before the schemes
+      // were mixed), which keep computing what they did
+      const q0 = "decoder.block.0.layer.0.SelfAttention.q.weight";
+      const oldBlock = store.dtype(q0) === "I8" && store.has(`${q0}_mult`);
+      const h = oldBlock ? sharedQ : requantizeRows(rt, sharedQ, V, C);
+      this.head = Linear.fromInt8(rt, h.q, h.scales, undefined, V, C, h.mults);
     } else {
       this.head = Linear.fromF32(rt, store.float32(sharedName), undefined, V, C, dtype);
     }

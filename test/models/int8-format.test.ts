@@ -75,13 +75,20 @@ describe("int8 checkpoint schemes", () => {
     expect(q["bert.encoder.layer.0.output.adapter.down.weight_scale"]).toBeUndefined();
   });
 
-  it("T5 gets the block scheme (I8 multipliers per 8 columns), BERT one scale per row", async () => {
+  it("T5: block scheme (I8 multipliers per 8 columns) for the table and encoder, one scale per row for the decoder; BERT one scale per row", async () => {
     const { tensors, metadata } = quantizeCheckpoint(rt, t5);
     const q = storeOf(tensors, metadata);
     for (const n of [
+      "decoder.block.1.layer.2.DenseReluDense.wo.weight",
+      "decoder.block.0.layer.1.EncDecAttention.k.weight",
+    ]) {
+      expect(q.dtype(n)).toBe("I8");
+      expect(q.has(`${n}_mult`)).toBe(false);
+    }
+    for (const n of [
       "shared.weight",
       "encoder.block.0.layer.0.SelfAttention.q.weight",
-      "decoder.block.1.layer.2.DenseReluDense.wo.weight",
+      "encoder.block.1.layer.1.DenseReluDense.wo.weight",
     ]) {
       const [N, K] = q.shape(n);
       expect(q.dtype(n)).toBe("I8");
