@@ -101,6 +101,12 @@ export interface T5RunSettings {
   weightDecay: number;
   /** Per-tensor lr scaling: "rms" = lr · max(1e-3, RMS(tensor)) (Adafactor's scale_parameter). */
   lrScale: LrScale;
+  /**
+   * What the gradient averages over: "token" (every target token counts the same: long targets dominate)
+   * or "example" (every example counts the same, so a two-token `pos:` answer weighs as much as a
+   * 40-token definition). Reported losses are always per target token.
+   */
+  lossWeighting: LossWeighting;
   heldOut: number;
   /** Held-out examples evaluated (pretrain: in all; tasks: per task). */
   evalExamples: number;
@@ -156,6 +162,7 @@ export const T5_DEFAULT_SETTINGS: Omit<T5RunSettings, "mode" | "warmup"> = {
   maxGradNorm: 1,
   weightDecay: 0.01,
   lrScale: "none",
+  lossWeighting: "token",
   heldOut: 0.05,
   evalExamples: 256,
   keep: 2,
@@ -249,6 +256,10 @@ function checkSettings(s: T5RunSettings): void {
   if (!(s.lr > 0)) throw new PretrainSettingsError(`lr must be > 0, got ${s.lr}`);
   if (!(s.maxGradNorm >= 0)) throw new PretrainSettingsError(`maxGradNorm must be ≥ 0`);
   if (!(s.weightDecay >= 0)) throw new PretrainSettingsError(`weightDecay must be ≥ 0`);
+  if (!LOSS_WEIGHTINGS.includes(s.lossWeighting))
+    throw new PretrainSettingsError(
+      `lossWeighting must be one of ${LOSS_WEIGHTINGS.join(", ")}, got ${s.lossWeighting}`,
+    );
   if (!LR_SCALES.includes(s.lrScale))
     throw new PretrainSettingsError(`lrScale must be one of ${LR_SCALES.join(", ")}, got ${s.lrScale}`);
   if (!(s.heldOut >= 0 && s.heldOut < 1)) throw new PretrainSettingsError(`heldOut must be in [0, 1)`);
@@ -342,19 +353,35 @@ export function lengthBuckets(examples: readonly T5Example[], size: number): T5E
   return out;
 }
 
+export type LossWeighting = "token" | "example";
+export const LOSS_WEIGHTINGS: readonly LossWeighting[] = ["token", "example"];
+
 /**
- * Gradient of the mean target-token loss over a step's micro-batches (each scaled by its share of the
- * step's labeled tokens, accumulated), the step's loss, and, when asked, the correct argmax predictions.
+ * Gradient over a step's micro-batches, accumulated: of the mean target-token loss (each micro-batch
+ * scaled by its share of the step's labeled tokens) or, with "example" weighting, of the mean over
+ * examples of each example's mean token loss (each micro-batch scaled by its share of the examples
+ * with labels); the step's loss per target token, and, when asked, the correct argmax predictions.
  */
-function stepLossAndGrad(trainer: T5Trainer, groups: readonly T5Example[][], pad: number, logits: boolean) {
+function stepLossAndGrad(
+  trainer: T5Trainer,
+  groups: readonly T5Example[][],
+  pad: number,
+  logits: boolean,
+  weighting: LossWeighting = "token",
+) {
   const batches = groups.map((g) => collateT5(g, pad));
   const counts = batches.map((b) => b.labels.reduce((a, y) => a + (y !== -100 ? 1 : 0), 0));
   const total = counts.reduce((a, b) => a + b, 0);
+  const perExample = weighting === "example";
+  const labeled = groups.map((g) => g.filter((e) => e.targets.length > 0).length);
+  const examples = labeled.reduce((a, b) => a + b, 0);
+  const share = (i: number) =>
+    perExample ? (examples ? labeled[i] / examples : 0) : total ? counts[i] / total : 0;
   let loss = 0;
   let correct = 0;
   let paddedTokens = 0;
   batches.forEach((b, i) => {
-    const o = trainer.lossAndGrad(b, { accumulate: i > 0, lossScale: total ? counts[i] / total : 0, logits });
+    const o = trainer.lossAndGrad(b, { accumulate: i > 0, lossScale: share(i), logits, perExample });
     if (counts[i] > 0) loss += (o.loss * counts[i]) / total;
     if (logits && o.tokens) correct += correctTokens(o.logits!, o.rows, b.labels, trainer.config.vocabSize);
     paddedTokens += b.batch * (b.seq + b.decoderSeq);
@@ -693,7 +720,13 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
       const examples = stepExamples();
       const lr = learningRate(schedule, step);
       const logNow = n % settings.logEvery === 0 || n === settings.steps;
-      const o = stepLossAndGrad(trainer, lengthBuckets(examples, settings.microBatch), pad, logNow);
+      const o = stepLossAndGrad(
+        trainer,
+        lengthBuckets(examples, settings.microBatch),
+        pad,
+        logNow,
+        settings.lossWeighting,
+      );
       const clip = run.clip(trainer.params, settings.maxGradNorm, o.loss, n, lr);
       trainer.adamwStep({ ...adamw, lr }, clip.scale);
       loss = o.loss;

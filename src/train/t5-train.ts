@@ -37,7 +37,19 @@ import { architectureMismatch, lmAttention, lmSequence, t5Sublayers } from "../m
 import { CheckpointError, type TensorStore } from "../models/tensors.ts";
 import { Epilogue, IGNORE_INDEX, MaskKind } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
-import type { RunOptions } from "./bert-train.ts";
+import type { RunOptions as BertRunOptions } from "./bert-train.ts";
+
+/** lossAndGrad / evaluate options of the T5 trainer. */
+export interface T5StepOptions extends BertRunOptions {
+  /**
+   * Weight every example of the batch equally in the gradient (each example's tokens share 1/B of it)
+   * instead of every target token (the default: long targets then dominate a mixed batch). The reported
+   * loss stays the mean over target tokens. lossScale still multiplies the whole gradient.
+   */
+  perExample?: boolean;
+}
+type RunOptions = T5StepOptions;
+
 import { normals } from "./data/random.ts";
 import { type ParamSpec, ParamStore } from "./params.ts";
 import { gatherPositionBias, positionBuckets, scatterPositionBiasGrad } from "./t5-position-bias.ts";
@@ -719,6 +731,7 @@ export class T5Trainer extends TrainerBase<T5Batch, T5TrainOutput, RunOptions> {
     const lossBuf = arena.allocF32(1); // [1]
     k.cross_entropy_f32(dlogits, lossBuf, logits, labels, n, V, opts.lossScale ?? 1);
     out.loss = arena.f32(lossBuf, 1)[0];
+    if (dlogits && opts.perExample) weightRowsPerExample(arena.f32(dlogits, n * V), outRows, Td, V);
     if (opts.logits) out.logits = arena.readF32(logits, n * V);
     saved.head = { n, rows, hr, dlogits };
     return { out, saved };
@@ -1138,6 +1151,31 @@ export class T5Trainer extends TrainerBase<T5Batch, T5TrainOutput, RunOptions> {
 
 function scaleInPlace(a: Float32Array, s: number): void {
   for (let i = 0; i < a.length; i++) a[i] *= s;
+}
+
+/**
+ * Rescales the cross-entropy gradient rows dlogits [n,V] (each scaled 1/n by the kernel) so that every
+ * example with labels gets the same total weight: row r of example b = ⌊outRows[r] / Td⌋ is multiplied
+ * by n / (examples · tokens of b), i.e. its gradient becomes that of (1/examples) Σ_b mean_t loss(b, t).
+ */
+export function weightRowsPerExample(
+  dlogits: Float32Array,
+  outRows: readonly number[],
+  Td: number,
+  V: number,
+): void {
+  const n = outRows.length;
+  const tokens = new Map<number, number>();
+  for (const r of outRows) {
+    const b = Math.floor(r / Td);
+    tokens.set(b, (tokens.get(b) ?? 0) + 1);
+  }
+  const examples = tokens.size;
+  for (let i = 0; i < n; i++) {
+    const f = Math.fround(n / (examples * tokens.get(Math.floor(outRows[i] / Td))!));
+    const row = dlogits.subarray(i * V, (i + 1) * V);
+    for (let j = 0; j < V; j++) row[j] *= f;
+  }
 }
 
 /**

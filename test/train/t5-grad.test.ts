@@ -177,6 +177,43 @@ describe("T5 gradients against PyTorch (t5_tiny fixtures)", () => {
       expectClose(trainer.params.gradient(name), t.data as Float32Array, 1e-6, 1e-5, name);
   });
 
+  it("perExample: the gradient is the mean over examples of each example's own mean-token gradient", async () => {
+    const trainer = await fixtureTrainer("t5_tiny_gated");
+    const { batch } = fixtureBatch("t5_tiny_gated");
+    const { batch: B, seq: T, decoderSeq: Td } = batch;
+    // give the examples different numbers of labeled tokens, so token and example weighting differ
+    const labels = batch.labels.slice();
+    for (let b = 0; b < B; b++) for (let t = Td - b; t < Td; t++) labels[b * Td + t] = -100;
+    const full: T5Batch = { ...batch, labels };
+    const tokenMean = trainer.lossAndGrad(full);
+    const tokenGrads = trainer.params.tensors("grads");
+    const out = trainer.lossAndGrad(full, { perExample: true, lossScale: 0.5 });
+    expect(out.loss).toBe(tokenMean.loss); // the reported loss stays per token
+    const got = trainer.params.tensors("grads");
+    // reference: each example alone (its own mean-token loss), accumulated with weight 0.5 / B
+    for (let b = 0; b < B; b++) {
+      const one: T5Batch = {
+        inputIds: batch.inputIds.slice(b * T, (b + 1) * T),
+        attentionMask: batch.attentionMask?.slice(b * T, (b + 1) * T),
+        labels: labels.slice(b * Td, (b + 1) * Td),
+        batch: 1,
+        seq: T,
+        decoderSeq: Td,
+      };
+      trainer.lossAndGrad(one, { lossScale: 0.5 / B, accumulate: b > 0 });
+    }
+    let differs = false;
+    for (const [name, t] of Object.entries(got)) {
+      expectClose(t.data as Float32Array, trainer.params.gradient(name), 1e-5, 1e-6, name);
+      if (
+        l2diff(t.data as Float32Array, tokenGrads[name].data as Float32Array) >
+        1e-3 * l2(t.data as Float32Array)
+      )
+        differs = true;
+    }
+    expect(differs).toBe(true); // and it is not the token-weighted gradient
+  });
+
   it("encoder/decoder.embed_tokens.weight: accepted as copies of shared.weight, or instead of it", async () => {
     const base = readSafetensorsFixture("t5_tiny_relu/model.safetensors");
     const tensors: Record<string, TensorInput> = {};

@@ -5,7 +5,7 @@
 // (EDGEFORMER_TEST_STEP_DELAY_MS, EDGEFORMER_TEST_NAN_STEP).
 
 import { LR_SCALES, type LrScale } from "../../train/run-loop.ts";
-import { type T5RunOptions, trainT5 } from "../../train/t5-run.ts";
+import { LOSS_WEIGHTINGS, type LossWeighting, type T5RunOptions, trainT5 } from "../../train/t5-run.ts";
 import { T5_OBJECTIVES, type T5Objective } from "../../train/t5data/examples.ts";
 import type { MixingStrategy } from "../../train/t5data/mixing.ts";
 import {
@@ -26,7 +26,7 @@ const s = { type: "string" } as const;
 
 /** Flags both T5 commands take. */
 const COMMON =
-  "[--config FILE | --init DIR] [--vocab-size V] [--steps N] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--lr-scale none|rms] [--input-length T] [--target-length T] [--seed S] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--eval-examples N] [--micro-batch N] [--stop-at N] [--progress auto|bar|lines|none] [--resume]";
+  "[--config FILE | --init DIR] [--vocab-size V] [--steps N] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--lr-scale none|rms] [--loss-weighting token|example] [--input-length T] [--target-length T] [--seed S] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--eval-examples N] [--micro-batch N] [--stop-at N] [--progress auto|bar|lines|none] [--resume]";
 export const PRETRAIN_T5_SUMMARY = `t5 --corpus FILE --out DIR [--eval-corpus FILE] [--objective span|lm|prefix-lm] [--noise-density X] [--mean-noise-span-length X] [--held-out F] ${COMMON}`;
 export const TRAIN_SUMMARY = `--tasks tasks.json --out DIR [--eval-tasks tasks.json] [--mixing proportional|equal|temperature] [--K N] [--T X] ${COMMON}`;
 
@@ -41,6 +41,7 @@ export const T5_RUN_OPTIONS = {
   "stop-at": s,
   "micro-batch": s,
   "lr-scale": s,
+  "loss-weighting": s,
 };
 export const PRETRAIN_T5_OPTIONS = {
   corpus: s,
@@ -66,6 +67,10 @@ export async function t5RunCommand(mode: "pretrain" | "tasks", flags: Flags): Pr
     microBatch: int(flags, "micro-batch", undefined, 0),
     lrScale:
       flags["lr-scale"] === undefined ? undefined : oneOf<LrScale>(flags, "lr-scale", LR_SCALES, "none"),
+    lossWeighting:
+      flags["loss-weighting"] === undefined
+        ? undefined
+        : oneOf<LossWeighting>(flags, "loss-weighting", LOSS_WEIGHTINGS, "token"),
   };
   if (mode === "pretrain") {
     opts.corpus = str(flags, "corpus");
