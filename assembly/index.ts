@@ -20,7 +20,7 @@ export { cross_entropy_f32, cross_entropy_f32_ref } from "./loss";
 export { adamw_f32, adamw_f32_ref, sumsq_f32, zero_f32 } from "./optim";
 export { matmul_i8, matmul_i8_ref, matmul_i8b, matmul_i8b_ref, scratch_size_i8b } from "./matmul_int8";
 export {
-  activation_qmax, block_mult_max, pack_mults_i8b, pack_weights_i8, packed_size_i8, packed_size_mults, quantize_rows_i16,
+  activation_qmax, block_mult_max, pack_mults_i8b, pack_weights_i8, pack_weights_i8b, packed_size_i8, packed_size_mults, quantize_rows_i16,
   quantize_weights_i8, quantize_weights_i8b,
 } from "./quant";
 

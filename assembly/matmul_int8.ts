@@ -2,47 +2,77 @@
 // activations quantized per row at run time to up to 12-bit integers (see activation_qmax),
 // products in i32x4.dot_i16x8_s, int32 accumulation,
 // f32 out. Weights packed once (pack_weights_i8). Register tile: 4 rows × 8 columns of i32x4.
-// matmul_i8b: the same with a multiplier per (output row, 8 columns) on top (quant.ts, "block" scheme).
+// The packed lanes hold two columns each (low byte: column j + 128, high byte: column j+4), so per
+// 16 weight bytes the loop does one shift and two dot products instead of three widening ops and two:
+// D = Σ x·lane = 256·Σ x·w_hi + Σ x·w_lo + 128·Σ x and H = Σ x·(lane >> 8) = Σ x·w_hi, hence
+// Σ x·w_lo = D − 256·H − 128·Σ x (exact in wrapping int32: the true sums fit int32).
+// matmul_i8b: the same with a multiplier per (output row, 8 columns) on top (quant.ts, "block" scheme),
+// over pack_weights_i8b's plain panels.
 import { epiRef } from "./epilogue";
 import { QBLOCK, quantize_rows_i16 } from "./quant";
 import { storeTile8 } from "./matmul_store";
 
+/** Rows per block of matmul_i8's row sums (XSUM). */
+const XSUM_ROWS: i32 = 1024;
+/** 128·Σ_k xq[m,k] of the rows of one block (i32), the split lanes' offset correction. */
+const XSUM: usize = memory.data(XSUM_ROWS * 4, 16);
+
+/** XSUM[m − m0] = 128·Σ_k xq[m,k] for rows m0 … mEnd−1 (the i16 rows of pairs·2 values). */
+function rowSums(xq: usize, m0: i32, mEnd: i32, pairs: i32): void {
+  const rowBytes = <usize>pairs << 2;
+  for (let m = m0; m < mEnd; m++) {
+    const row = xq + <usize>m * rowBytes;
+    const end = row + rowBytes;
+    let acc = i32x4.splat(0);
+    let p = row;
+    for (; p + 16 <= end; p += 16) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(v128.load(p)));
+    let s = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    for (; p < end; p += 2) s += <i32>load<i16>(p);
+    store<i32>(XSUM + (<usize>(m - m0) << 2), s << 7);
+  }
+}
+
+/** Columns n0…n0+3 from the split sums: D − 256·H − 128·Σx. */
+@inline function lowCols(d: v128, h: v128, xsum: i32): v128 {
+  return i32x4.sub(i32x4.sub(d, i32x4.shl(h, 8)), i32x4.splat(xsum));
+}
+
 /** 4 rows × 8 columns over all k pairs. xq rows are i16 pairs; bp walks the packed panel. */
 @inline function tile4x8_i8(
   y: usize, preact: usize, xq: usize, xs: usize, panel: usize, sp: usize, bias: usize, residual: usize,
-  m: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
+  m: i32, m0: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
 ): void {
-  let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
-  let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
+  let d0 = i32x4.splat(0), h0 = i32x4.splat(0), d1 = i32x4.splat(0), h1 = i32x4.splat(0);
+  let d2 = i32x4.splat(0), h2 = i32x4.splat(0), d3 = i32x4.splat(0), h3 = i32x4.splat(0);
   const rowBytes = <usize>pairs << 2;
   let xp = xq + <usize>m * rowBytes;
   const xEnd = xp + rowBytes;
   let bp = panel;
   while (xp < xEnd) {
     const w = v128.load(bp);
-    const wl = i16x8.extend_low_i8x16_s(w);
-    const wh = i16x8.extend_high_i8x16_s(w);
+    const wh = i16x8.shr_s(w, 8);
     let a = v128.load32_splat(xp);
-    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a, wl));
-    c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a, wh));
+    d0 = i32x4.add(d0, i32x4.dot_i16x8_s(a, w));
+    h0 = i32x4.add(h0, i32x4.dot_i16x8_s(a, wh));
     a = v128.load32_splat(xp + rowBytes);
-    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a, wl));
-    c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a, wh));
+    d1 = i32x4.add(d1, i32x4.dot_i16x8_s(a, w));
+    h1 = i32x4.add(h1, i32x4.dot_i16x8_s(a, wh));
     a = v128.load32_splat(xp + 2 * rowBytes);
-    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a, wl));
-    c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a, wh));
+    d2 = i32x4.add(d2, i32x4.dot_i16x8_s(a, w));
+    h2 = i32x4.add(h2, i32x4.dot_i16x8_s(a, wh));
     a = v128.load32_splat(xp + 3 * rowBytes);
-    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a, wl));
-    c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a, wh));
+    d3 = i32x4.add(d3, i32x4.dot_i16x8_s(a, w));
+    h3 = i32x4.add(h3, i32x4.dot_i16x8_s(a, wh));
     xp += 4;
     bp += 16;
   }
   const s0 = v128.load(sp + (<usize>n0 << 2));
   const s1 = v128.load(sp + (<usize>n0 << 2), 16);
-  storeRowI8(y, preact, xs, bias, residual, m, n0, N, c00, c01, s0, s1, epilogue);
-  storeRowI8(y, preact, xs, bias, residual, m + 1, n0, N, c10, c11, s0, s1, epilogue);
-  storeRowI8(y, preact, xs, bias, residual, m + 2, n0, N, c20, c21, s0, s1, epilogue);
-  storeRowI8(y, preact, xs, bias, residual, m + 3, n0, N, c30, c31, s0, s1, epilogue);
+  const xsum = XSUM + (<usize>(m - m0) << 2);
+  storeRowI8(y, preact, xs, bias, residual, m, n0, N, lowCols(d0, h0, load<i32>(xsum)), h0, s0, s1, epilogue);
+  storeRowI8(y, preact, xs, bias, residual, m + 1, n0, N, lowCols(d1, h1, load<i32>(xsum, 4)), h1, s0, s1, epilogue);
+  storeRowI8(y, preact, xs, bias, residual, m + 2, n0, N, lowCols(d2, h2, load<i32>(xsum, 8)), h2, s0, s1, epilogue);
+  storeRowI8(y, preact, xs, bias, residual, m + 3, n0, N, lowCols(d3, h3, load<i32>(xsum, 12)), h3, s0, s1, epilogue);
 }
 
 /** Dequantizes one row's accumulators (acc · xs[m] · ws[n]) and stores through the shared epilogue. */
@@ -59,9 +89,9 @@ import { storeTile8 } from "./matmul_store";
 /** One row × 8 columns, k pairs unrolled by 2 into independent accumulators (decoding, row tails). */
 @inline function row1x8_i8(
   y: usize, preact: usize, xq: usize, xs: usize, panel: usize, sp: usize, bias: usize, residual: usize,
-  m: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
+  m: i32, m0: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
 ): void {
-  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), b0 = i32x4.splat(0), b1 = i32x4.splat(0);
+  let da = i32x4.splat(0), ha = i32x4.splat(0), db = i32x4.splat(0), hb = i32x4.splat(0);
   const xr = xq + ((<usize>m * pairs) << 2);
   let bp = panel;
   let kp = 0;
@@ -69,23 +99,25 @@ import { storeTile8 } from "./matmul_store";
     const xo = xr + (<usize>kp << 2);
     let w = v128.load(bp);
     let a = v128.load32_splat(xo);
-    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
-    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
+    da = i32x4.add(da, i32x4.dot_i16x8_s(a, w));
+    ha = i32x4.add(ha, i32x4.dot_i16x8_s(a, i16x8.shr_s(w, 8)));
     w = v128.load(bp, 16);
     a = v128.load32_splat(xo, 4);
-    b0 = i32x4.add(b0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
-    b1 = i32x4.add(b1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
+    db = i32x4.add(db, i32x4.dot_i16x8_s(a, w));
+    hb = i32x4.add(hb, i32x4.dot_i16x8_s(a, i16x8.shr_s(w, 8)));
     bp += 32;
   }
   if (kp < pairs) {
     const w = v128.load(bp);
     const a = v128.load32_splat(xr + (<usize>kp << 2));
-    a0 = i32x4.add(a0, i32x4.dot_i16x8_s(a, i16x8.extend_low_i8x16_s(w)));
-    a1 = i32x4.add(a1, i32x4.dot_i16x8_s(a, i16x8.extend_high_i8x16_s(w)));
+    da = i32x4.add(da, i32x4.dot_i16x8_s(a, w));
+    ha = i32x4.add(ha, i32x4.dot_i16x8_s(a, i16x8.shr_s(w, 8)));
   }
   const s0 = v128.load(sp + (<usize>n0 << 2));
   const s1 = v128.load(sp + (<usize>n0 << 2), 16);
-  storeRowI8(y, preact, xs, bias, residual, m, n0, N, i32x4.add(a0, b0), i32x4.add(a1, b1), s0, s1, epilogue);
+  const h = i32x4.add(ha, hb);
+  const c0 = lowCols(i32x4.add(da, db), h, load<i32>(XSUM + (<usize>(m - m0) << 2)));
+  storeRowI8(y, preact, xs, bias, residual, m, n0, N, c0, h, s0, s1, epilogue);
 }
 
 /**
@@ -103,14 +135,16 @@ export function matmul_i8(
   const panelBytes = <usize>pairs << 4;
   let mc = (65536 / max(pairs, 1)) & ~3;
   if (mc < 4) mc = 4;
+  if (mc > XSUM_ROWS) mc = XSUM_ROWS;
   for (let m0 = 0; m0 < M; m0 += mc) {
     const mEnd = min(M, m0 + mc);
+    rowSums(xq, m0, mEnd, pairs);
     for (let p = 0; p < panels; p++) {
       const panel = wp + <usize>p * panelBytes;
       const n0 = p << 3;
       let m = m0;
-      for (; m + 4 <= mEnd; m += 4) tile4x8_i8(y, preact, xq, xs, panel, sp, bias, residual, m, pairs, N, n0, epilogue);
-      for (; m < mEnd; m++) row1x8_i8(y, preact, xq, xs, panel, sp, bias, residual, m, pairs, N, n0, epilogue);
+      for (; m + 4 <= mEnd; m += 4) tile4x8_i8(y, preact, xq, xs, panel, sp, bias, residual, m, m0, pairs, N, n0, epilogue);
+      for (; m < mEnd; m++) row1x8_i8(y, preact, xq, xs, panel, sp, bias, residual, m, m0, pairs, N, n0, epilogue);
     }
   }
 }
@@ -319,7 +353,7 @@ export function scratch_size_i8b(M: i32, K: i32): i32 {
 /**
  * Y[M,N] = epilogue(X[M,K] · Wᵀ + b) with block-multiplier int8 weights (quantize_weights_i8b).
  * As matmul_i8, except: xq is scratch of scratch_size_i8b(M, K) bytes (16-aligned); sp holds the packed
- * row units; mp the packed multipliers (pack_mults_i8b).
+ * row units (wp, sp from pack_weights_i8b); mp the packed multipliers (pack_mults_i8b).
  */
 export function matmul_i8b(
   y: usize, preact: usize, xq: usize, xs: usize, x: usize, wp: usize, sp: usize, mp: usize, bias: usize,

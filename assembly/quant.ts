@@ -59,16 +59,48 @@ export function quantize_weights_i8(wq: usize, scales: usize, w: usize, N: i32, 
   }
 }
 
-/** Bytes of the packed int8 layout Wp[ceil(N/8)][ceil(K/2)][8][2]. */
+/** Bytes of the packed int8 layouts Wp[ceil(N/8)][ceil(K/2)][16] (pack_weights_i8 and pack_weights_i8b). */
 export function packed_size_i8(N: i32, K: i32): i32 {
   return ((N + 7) >> 3) * ((K + 1) >> 1) * 16;
 }
 
 /**
- * Packs wq[N,K] i8 into Wp[ceil(N/8)][ceil(K/2)][8 columns][2 k] (zero-padded) and the scales into
- * sp[ceil(N/8)·8] (zero-padded), the layout matmul_i8 reads: one v128 per (panel, k pair).
+ * Packs wq[N,K] i8 into the "split" panels matmul_i8 reads, Wp[ceil(N/8)][ceil(K/2)][4][2] i16
+ * (zero-padded), and the scales into sp[ceil(N/8)·8] (zero-padded). Each panel holds 8 columns as 4
+ * column pairs (j, j+4) of i16 lanes: lane (j, h) of pair kp has low byte w[n0+j, 2kp+h] + 128 (u8)
+ * and high byte w[n0+4+j, 2kp+h] (i8), so one arithmetic shift gives the high columns as i16 and a dot
+ * product of the whole lanes gives 256·(high) + (low + 128) (see matmul_i8).
  */
 export function pack_weights_i8(wp: usize, sp: usize, wq: usize, scales: usize, N: i32, K: i32): void {
+  const panels = (N + 7) >> 3;
+  const pairs = (K + 1) >> 1;
+  for (let p = 0; p < panels; p++) {
+    for (let kp = 0; kp < pairs; kp++) {
+      const dst = wp + ((<usize>p * pairs + kp) << 4);
+      for (let j = 0; j < 4; j++) {
+        for (let h = 0; h < 2; h++) {
+          const k = (kp << 1) + h;
+          const n = (p << 3) + j;
+          const lo: i32 = n < N && k < K ? <i32>load<i8>(wq + <usize>n * K + k) : 0;
+          const hi: i32 = n + 4 < N && k < K ? <i32>load<i8>(wq + <usize>(n + 4) * K + k) : 0;
+          const lane = dst + (<usize>((j << 1) + h) << 1);
+          store<u8>(lane, <u8>(lo + 128));
+          store<i8>(lane + 1, <i8>hi);
+        }
+      }
+    }
+    for (let j = 0; j < 8; j++) {
+      const n = (p << 3) + j;
+      store<f32>(sp + ((<usize>n) << 2), n < N ? load<f32>(scales + (<usize>n << 2)) : 0);
+    }
+  }
+}
+
+/**
+ * Packs wq[N,K] i8 into Wp[ceil(N/8)][ceil(K/2)][8 columns][2 k] (zero-padded) and the row units into
+ * sp[ceil(N/8)·8] (zero-padded), the panels matmul_i8b reads: one v128 per (panel, k pair).
+ */
+export function pack_weights_i8b(wp: usize, sp: usize, wq: usize, scales: usize, N: i32, K: i32): void {
   const panels = (N + 7) >> 3;
   const pairs = (K + 1) >> 1;
   for (let p = 0; p < panels; p++) {
@@ -356,7 +388,7 @@ export function packed_size_mults(N: i32, K: i32): i32 {
 
 /**
  * Packs mults[N, ceil(K/QBLOCK)] i8 into Mp[ceil(N/8)][ceil(K/QBLOCK)][8 columns] (padding columns get
- * 0), the layout matmul_i8b reads next to the pack_weights_i8 panels (which take the units as scales).
+ * 0), the layout matmul_i8b reads next to the pack_weights_i8b panels.
  */
 export function pack_mults_i8b(mp: usize, mults: usize, N: i32, K: i32): void {
   const nb = (K + QBLOCK - 1) / QBLOCK;

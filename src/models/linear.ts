@@ -76,7 +76,8 @@ export class Linear {
     const size = k.packed_size_i8(N, K);
     const wpTmp = arena.alloc(size);
     const spTmp = arena.allocF32(Math.ceil(N / 8) * 8);
-    k.pack_weights_i8(wpTmp, spTmp, pq, ps, N, K);
+    if (mults) k.pack_weights_i8b(wpTmp, spTmp, pq, ps, N, K);
+    else k.pack_weights_i8(wpTmp, spTmp, pq, ps, N, K);
     const packed = new Uint8Array(rt.memory.buffer, wpTmp, size).slice();
     const packedScales = arena.f32(spTmp, Math.ceil(N / 8) * 8).slice();
     let packedMults: Uint8Array | undefined;

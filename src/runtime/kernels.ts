@@ -64,6 +64,7 @@ export interface KernelExports {
   quantize_weights_i8(wq: Ptr, scales: Ptr, w: Ptr, N: number, K: number): void;
   packed_size_i8(N: number, K: number): number;
   pack_weights_i8(wp: Ptr, sp: Ptr, wq: Ptr, scales: Ptr, N: number, K: number): void;
+  pack_weights_i8b(wp: Ptr, sp: Ptr, wq: Ptr, units: Ptr, N: number, K: number): void;
   activation_qmax(K: number): number;
   quantize_rows_i16(xq: Ptr, xs: Ptr, x: Ptr, M: number, K: number): void;
   matmul_i8(

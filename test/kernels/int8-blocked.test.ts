@@ -40,7 +40,7 @@ function packB(rt: KernelRuntime, wq: number, units: number, mults: number, N: n
   const { arena, k } = rt;
   const wp = arena.alloc(k.packed_size_i8(N, K));
   const sp = arena.allocF32(Math.ceil(N / 8) * 8);
-  k.pack_weights_i8(wp, sp, wq, units, N, K);
+  k.pack_weights_i8b(wp, sp, wq, units, N, K);
   const mp = arena.alloc(k.packed_size_mults(N, K));
   k.pack_mults_i8b(mp, mults, N, K);
   return { wp, sp, mp };
