@@ -173,12 +173,14 @@ export function checkQuantized(
 export function dequantize(w: QuantizedWeight, N: number, K: number, n0 = 0, n1 = N): Float32Array {
   const out = new Float32Array((n1 - n0) * K);
   const nb = Math.ceil(K / QBLOCK);
+  const { q, scales, mults } = w;
   for (let n = n0; n < n1; n++) {
-    const s = w.scales[n];
+    const s = scales[n];
     const o = (n - n0) * K;
-    for (let c = 0; c < K; c++) {
-      const step = w.mults ? Math.fround(s * w.mults[n * nb + Math.floor(c / QBLOCK)]) : s;
-      out[o + c] = w.q[n * K + c] * step;
+    for (let b = 0; b < nb; b++) {
+      const step = mults ? Math.fround(s * mults[n * nb + b]) : s;
+      const end = Math.min(K, (b + 1) * QBLOCK);
+      for (let c = b * QBLOCK; c < end; c++) out[o + c] = q[n * K + c] * step;
     }
   }
   return out;
