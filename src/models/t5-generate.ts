@@ -5,12 +5,24 @@
 // "never", and finished sequences padded after </s> with `pad_token_id or eos_token_id`, as
 // transformers does), and sampling with temperature, top-k and top-p from a seeded PRNG.
 // Every output sequence starts with the decoder start token, as transformers returns them.
+// Repetition controls (repetition_penalty, no_repeat_ngram_size: src/models/logits-process.ts) run as
+// transformers' logits processors: on the raw logits before the sampling warpers in greedy search and
+// sampling, on the log-softmax scores in beam search, over the decoder sequence (LM architectures: the
+// prompt, then the decoder sequence).
 // Decoder-only and prefix-LM T5Models go through the same calls: their encode() is the embedding
 // lookup and createDecoderState() prefills the cache with the input (src/models/t5.ts).
 
+import {
+  applyRepetitionProcessors,
+  promptHistories,
+  type RepetitionOptions,
+  type RepetitionSettings,
+  repetitionActive,
+  repetitionSettings,
+} from "./logits-process.ts";
 import type { T5DecoderState, T5Model } from "./t5.ts";
 
-export interface GenerateOptions {
+export interface GenerateOptions extends RepetitionOptions {
   /** Tokens to generate after the start token (default 20). */
   maxNewTokens?: number;
   /** Beam search when > 1 (default 1). */
@@ -48,6 +60,8 @@ export interface GenerateOutput {
 export interface EncodedInput {
   hidden: Float32Array;
   mask?: Int32Array;
+  /** [B,Te] the input ids; needed by the repetition options on LM architectures (the prompt counts). */
+  inputIds?: Int32Array;
   batch: number;
   seq: number;
 }
@@ -64,7 +78,7 @@ export function generate(
   const enc = model.encode(inputIds, attentionMask, B, T);
   return generateFromEncoded(
     model,
-    { hidden: enc.lastHiddenState, mask: attentionMask, batch: B, seq: T },
+    { hidden: enc.lastHiddenState, mask: attentionMask, inputIds, batch: B, seq: T },
     opts,
   );
 }
@@ -91,9 +105,12 @@ interface Settings {
   eos: Set<number>;
   eosList: number[];
   pad: number;
+  rep: RepetitionSettings;
+  /** Per input: the tokens before the decoder sequence in the processors' history (LM: the prompt). */
+  prompts: number[][];
 }
 
-function settings(model: T5Model, opts: GenerateOptions): Settings {
+function settings(model: T5Model, enc: EncodedInput, opts: GenerateOptions): Settings {
   const c = model.config;
   const maxNew = opts.maxNewTokens ?? 20;
   if (!(Number.isInteger(maxNew) && maxNew >= 1))
@@ -114,7 +131,11 @@ function settings(model: T5Model, opts: GenerateOptions): Settings {
     if (!(Number.isInteger(id) && id >= 0 && id < c.vocabSize))
       throw new RangeError(`generate: ${name} ${id} is outside the vocabulary 0..${c.vocabSize - 1}`);
   }
-  return { maxNew, start, eos: new Set(eosList), eosList, pad };
+  const rep = repetitionSettings(opts);
+  const prompts = repetitionActive(rep)
+    ? promptHistories(model.isLanguageModel, enc.inputIds, enc.mask, enc.batch, enc.seq)
+    : [];
+  return { maxNew, start, eos: new Set(eosList), eosList, pad, rep, prompts };
 }
 
 /** Greedy (pick) or sampling loop: one token per input per step until all end or maxNew. */
@@ -124,10 +145,11 @@ function tokenLoop(
   opts: GenerateOptions,
   pick: (logits: Float32Array, V: number) => number,
 ): GenerateOutput {
-  const s = settings(model, opts);
+  const s = settings(model, enc, opts);
   const B = enc.batch;
   const V = model.config.vocabSize;
   const seqs = Array.from({ length: B }, () => [s.start]);
+  const processed = repetitionActive(s.rep);
   const unfinished = new Array<boolean>(B).fill(true);
   const state = model.createDecoderState(enc.hidden, enc.mask, B, enc.seq, s.maxNew);
   try {
@@ -136,7 +158,12 @@ function tokenLoop(
       const logits = model.step(state, cur); // [B,V]
       const next = new Int32Array(B);
       for (let b = 0; b < B; b++) {
-        next[b] = unfinished[b] ? pick(logits.subarray(b * V, (b + 1) * V), V) : s.pad;
+        let row = logits.subarray(b * V, (b + 1) * V); // [V]
+        if (processed && unfinished[b]) {
+          row = Float32Array.from(row);
+          applyRepetitionProcessors(row, [...s.prompts[b], ...seqs[b]], s.rep);
+        }
+        next[b] = unfinished[b] ? pick(row, V) : s.pad;
         seqs[b].push(next[b]);
         if (unfinished[b] && s.eos.has(next[b])) unfinished[b] = false;
       }
@@ -209,7 +236,7 @@ interface Candidate {
  * float32 arithmetic like transformers' tensors.
  */
 export function beamSearch(model: T5Model, enc: EncodedInput, opts: GenerateOptions = {}): GenerateOutput {
-  const s = settings(model, opts);
+  const s = settings(model, enc, opts);
   const nb = opts.numBeams ?? 1;
   const lp = opts.lengthPenalty ?? 1;
   const es = opts.earlyStopping ?? false;
@@ -235,7 +262,17 @@ export function beamSearch(model: T5Model, enc: EncodedInput, opts: GenerateOpti
     const tokens = new Int32Array(B * nb).fill(s.start); // [B·nb] last token of each running beam
     for (;;) {
       const logits = model.step(state, tokens); // [B·nb, V]
-      const logProbs = logSoftmaxRows(logits, B * nb, V);
+      const logProbs = logSoftmaxRows(logits, B * nb, V); // [B·nb, V]
+      if (repetitionActive(s.rep))
+        for (let b = 0; b < B; b++)
+          running[b].forEach((h, j) => {
+            const r = b * nb + j;
+            applyRepetitionProcessors(
+              logProbs.subarray(r * V, (r + 1) * V),
+              [...s.prompts[b], ...h.tokens],
+              s.rep,
+            );
+          });
       const src = new Int32Array(B * nb); // cache row of each next running beam
       let allHit = true;
       const genLen = curLen + 1 - promptLen;
