@@ -2,8 +2,14 @@
 // path through text2text's generateText (the model's generate(): greedy, beam search or sampling, tested
 // against transformers) with finish reasons and token counts, and a token-by-token generator for
 // streaming that steps the same decoder cache one token at a time with the same greedy / sampling
-// rules, so a caller can hand each token out (and yield to the event loop) as soon as it exists. Both
-// give the same tokens for the same options and seed.
+// rules (repetition_penalty and no_repeat_ngram_size included), so a caller can hand each token out (and
+// yield to the event loop) as soon as it exists. Both give the same tokens for the same options and seed.
+import {
+  applyRepetitionProcessors,
+  promptHistories,
+  repetitionActive,
+  repetitionSettings,
+} from "../models/logits-process.ts";
 import { applyTopK, applyTopP, argmax, drawFrom, mulberry32 } from "../models/t5-generate.ts";
 import { padBatch } from "../tokenizers/padding.ts";
 import { TaskInputError } from "./pipeline.ts";
@@ -19,6 +25,10 @@ export interface TextGenerationOptions {
   topK?: number;
   topP?: number;
   seed?: number;
+  /** Ban repeated n-grams of this size (0 = off). */
+  noRepeatNgramSize?: number;
+  /** Penalize tokens already in the sequence (1 = off). */
+  repetitionPenalty?: number;
 }
 
 export type FinishReason = "eos_token" | "length";
@@ -57,8 +67,26 @@ function checkOptions(
   if (!(Number.isInteger(topK) && topK >= 0))
     throw new TaskInputError(`top_k must be a non-negative integer, got ${topK}`);
   if (!(topP > 0 && topP <= 1)) throw new TaskInputError(`top_p must be in (0, 1], got ${topP}`);
+  const noRepeatNgramSize = o.noRepeatNgramSize ?? 0;
+  const repetitionPenalty = o.repetitionPenalty ?? 1;
+  if (!(Number.isInteger(noRepeatNgramSize) && noRepeatNgramSize >= 0))
+    throw new TaskInputError(
+      `no_repeat_ngram_size must be a non-negative integer (0 = off), got ${noRepeatNgramSize}`,
+    );
+  if (!(repetitionPenalty > 0 && Number.isFinite(repetitionPenalty)))
+    throw new TaskInputError(`repetition_penalty must be a number > 0 (1 = off), got ${repetitionPenalty}`);
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 32);
-  return { maxNewTokens, numBeams, doSample: !!o.doSample, temperature, topK, topP, seed };
+  return {
+    maxNewTokens,
+    numBeams,
+    doSample: !!o.doSample,
+    temperature,
+    topK,
+    topP,
+    seed,
+    noRepeatNgramSize,
+    repetitionPenalty,
+  };
 }
 
 function encodeTexts(p: T5Pipeline, texts: string[]) {
@@ -105,6 +133,8 @@ export function generateTexts(
     topK: o.topK,
     topP: o.topP,
     seed: o.seed,
+    noRepeatNgramSize: o.noRepeatNgramSize,
+    repetitionPenalty: o.repetitionPenalty,
   });
   return out.map((r, b) => {
     const gen = r.sequence.slice(1);
@@ -137,7 +167,18 @@ export function* streamTokens(
   const hidden = model.encode(enc.ids, enc.mask, 1, enc.T).lastHiddenState;
   const eos = new Set(c.eosTokenIds);
   const rand = mulberry32(o.seed);
-  const pick = (row: Float32Array): number => {
+  const rep = repetitionSettings(o);
+  const processed = repetitionActive(rep);
+  // the processors' history: (LM architectures: the prompt,) the start token, the generated tokens
+  const history = processed
+    ? [...promptHistories(model.isLanguageModel, enc.ids, enc.mask, 1, enc.T)[0]]
+    : [];
+  const pick = (logits: Float32Array): number => {
+    let row = logits; // [V]
+    if (processed) {
+      row = Float32Array.from(logits);
+      applyRepetitionProcessors(row, history, rep);
+    }
     if (!o.doSample) return argmax(row);
     const scores = new Float32Array(V);
     for (let v = 0; v < V; v++) scores[v] = row[v] / o.temperature;
@@ -151,9 +192,11 @@ export function* streamTokens(
   let finishReason: FinishReason = "length";
   try {
     let cur = c.decoderStartTokenId;
+    history.push(cur);
     for (let step = 0; step < o.maxNewTokens; step++) {
       const next = pick(model.step(state, new Int32Array([cur])));
       ids.push(next);
+      history.push(next);
       const special = eos.has(next);
       let piece = "";
       if (!special) {
