@@ -1,18 +1,16 @@
-// Data-parallel gradients over worker_threads: the main thread and threads − 1 workers each hold one
-// kernel instance and a BertTrainer. A step's batch (possibly several accumulation micro-batches) is cut
-// into contiguous shards by sequence; each thread computes the gradient of its shards, scaled so the
-// shards' gradients SUM to the full batch's: the MLM loss is a mean over the batch's masked tokens and
-// the NSP loss a mean over its sequences, so a shard with n of the N masked tokens and b of the B
-// sequences passes dloss n/N to the MLM cross-entropy and b/B to the NSP one (cross_entropy_f32 divides
-// by its own count). Workers copy their gradient into their slot of a SharedArrayBuffer; the main thread
-// adds the slots to its own gradient in thread order (deterministic), and the caller clips and applies
-// AdamW there. After each optimizer step the parameters are copied into a shared buffer once, and every
-// worker copies them into its instance (and re-packs) before its next shards. With one thread everything
-// runs on the caller's trainer, with the same scaling.
+// Data-parallel BERT gradients over worker_threads (the threads themselves: parallel-pool.ts): a step's
+// batch (possibly several accumulation micro-batches) is cut into contiguous shards by sequence, one
+// per thread and micro-batch; each thread computes the gradient of its shards, scaled so the shards'
+// gradients SUM to the full batch's: the MLM loss is a mean over the batch's masked tokens and the NSP
+// loss a mean over its sequences, so a shard with n of the N masked tokens and b of the B sequences
+// passes dloss n/N to the MLM cross-entropy and b/B to the NSP one (cross_entropy_f32 divides by its own
+// count). The pool sums the threads' gradients in thread order into the caller's trainer, which clips
+// and applies AdamW there. With one thread everything runs on the caller's trainer, with the same
+// scaling.
 
-import { Worker } from "node:worker_threads";
 import type { BertConfig } from "../models/bert-config.ts";
 import { type BertBatch, type BertTrainArch, BertTrainer, type BertTrainOutput } from "./bert-train.ts";
+import { type ParallelKind, TrainerPool } from "./parallel-pool.ts";
 
 /** A shard: part of a step's batch and its shares of the batch's masked tokens and sequences. */
 export interface ShardJob {
@@ -193,104 +191,55 @@ export function combineShards(results: readonly ShardResult[], accuracy = false)
 }
 
 /** What a worker needs to build the same trainer as the main thread's. */
-export interface WorkerInit {
+export interface BertWorkerInit {
   config: BertConfig;
   arch: BertTrainArch;
   tied: boolean;
-  relaxed: boolean;
-  count: number;
-  params: SharedArrayBuffer;
-  grads: SharedArrayBuffer;
 }
 
-export type WorkerRequest = { sync: boolean; jobs: ShardJob[]; accuracy: boolean };
-export type WorkerReply =
-  | { type: "ready" }
-  | { type: "done"; results: ShardResult[] }
-  | { type: "error"; message: string };
-
-interface Handle {
-  worker: Worker;
-  slot: Float32Array;
-  stale: boolean;
-  pending?: { resolve: (r: ShardResult[]) => void; reject: (e: Error) => void };
-  failed?: Error;
-}
+/** BERT shards for the pool: the same trainer in a worker, runShards on each thread. */
+export const BERT_PARALLEL: ParallelKind<
+  BertTrainer,
+  BertWorkerInit,
+  ShardJob,
+  ShardResult,
+  { accuracy: boolean }
+> = {
+  name: "bert",
+  describe: (t) => ({ config: t.config, arch: t.arch, tied: t.tied }),
+  build: (rt, init) => new BertTrainer(rt, init.config, { arch: init.arch, tieWordEmbeddings: init.tied }),
+  run: (trainer, jobs, opts) => runShards(trainer, jobs, opts),
+  transfer: compactJob,
+};
 
 /** The gradient of a step's batch over 1 + workers threads, into the main trainer's gradient region. */
 export class DataParallel {
-  private readonly shared?: Float32Array;
   private constructor(
-    readonly trainer: BertTrainer,
-    private readonly workers: Handle[],
-    shared: Float32Array | undefined,
-  ) {
-    this.shared = shared;
+    private readonly pool: TrainerPool<
+      BertTrainer,
+      BertWorkerInit,
+      ShardJob,
+      ShardResult,
+      { accuracy: boolean }
+    >,
+  ) {}
+
+  get trainer(): BertTrainer {
+    return this.pool.trainer;
   }
 
   get threads(): number {
-    return this.workers.length + 1;
+    return this.pool.threads;
   }
 
   /** Starts threads − 1 workers (each loads the kernels and builds its trainer) and waits until they are ready. */
   static async create(trainer: BertTrainer, threads: number): Promise<DataParallel> {
-    if (!(Number.isInteger(threads) && threads >= 1))
-      throw new RangeError(`threads must be ≥ 1, got ${threads}`);
-    if (threads === 1) return new DataParallel(trainer, [], undefined);
-    const count = trainer.params.count;
-    const paramsSab = new SharedArrayBuffer(count * 4);
-    const handles: Handle[] = [];
-    const ready: Promise<void>[] = [];
-    for (let t = 1; t < threads; t++) {
-      const grads = new SharedArrayBuffer(count * 4);
-      const init: WorkerInit = {
-        config: trainer.config,
-        arch: trainer.arch,
-        tied: trainer.tied,
-        relaxed: trainer.rt.relaxed,
-        count,
-        params: paramsSab,
-        grads,
-      };
-      const worker = new Worker(new URL("./parallel-worker.mjs", import.meta.url), { workerData: init });
-      const h: Handle = { worker, slot: new Float32Array(grads), stale: true };
-      handles.push(h);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          const fail = (e: Error) => {
-            h.failed = e;
-            reject(e);
-            h.pending?.reject(e);
-            h.pending = undefined;
-          };
-          worker.on("message", (m: WorkerReply) => {
-            if (m.type === "ready") resolve();
-            else if (m.type === "done") {
-              const p = h.pending;
-              h.pending = undefined;
-              p?.resolve(m.results);
-            } else fail(new Error(`training thread ${t}: ${m.message}`));
-          });
-          worker.on("error", (e) => fail(new Error(`training thread ${t}: ${e.message}`)));
-          worker.on("exit", (code) => {
-            if (!h.failed) fail(new Error(`training thread ${t} exited (code ${code})`));
-          });
-        }),
-      );
-    }
-    const dp = new DataParallel(trainer, handles, new Float32Array(paramsSab));
-    try {
-      await Promise.all(ready);
-    } catch (e) {
-      await dp.close();
-      throw e;
-    }
-    return dp;
+    return new DataParallel(await TrainerPool.create(trainer, threads, BERT_PARALLEL));
   }
 
   /** To call after any change to the trainer's parameters (optimizer step, load): workers re-sync first. */
   paramsChanged(): void {
-    for (const h of this.workers) h.stale = true;
+    this.pool.paramsChanged();
   }
 
   /**
@@ -315,55 +264,10 @@ export class DataParallel {
         });
       });
     }
-    // workers first (they run while the main thread computes its own shards)
-    if (this.workers.some((h, i) => h.stale && per[i + 1].length > 0)) {
-      const p = this.trainer.params;
-      this.shared!.set(this.trainer.rt.arena.f32(p.params, p.count));
-    }
-    const waits: Promise<ShardResult[]>[] = this.workers.map((h, i) => {
-      const jobs = per[i + 1];
-      if (jobs.length === 0) return Promise.resolve([]);
-      if (h.failed) return Promise.reject(h.failed);
-      // copies of the rows (a view would carry its whole underlying buffer through postMessage)
-      const req: WorkerRequest = { sync: h.stale, jobs: jobs.map(compactJob), accuracy };
-      h.stale = false;
-      return new Promise<ShardResult[]>((resolve, reject) => {
-        h.pending = { resolve, reject };
-        h.worker.postMessage(req);
-      });
-    });
-    let mine: ShardResult[];
-    try {
-      mine = runShards(this.trainer, per[0], { accuracy });
-    } finally {
-      // never leave workers running unobserved
-      await Promise.allSettled(waits);
-    }
-    const theirs = await Promise.all(waits);
-    const p = this.trainer.params;
-    const g = this.trainer.rt.arena.f32(p.grads, p.count);
-    this.workers.forEach((h, i) => {
-      if (per[i + 1].length === 0) return;
-      const s = h.slot;
-      for (let j = 0; j < g.length; j++) g[j] += s[j];
-    });
-    return combineShards([...mine, ...theirs.flat()], accuracy);
+    return combineShards(await this.pool.run(per, { accuracy }), accuracy);
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.workers.map(async (h) => {
-        h.failed ??= new Error("closed");
-        await h.worker.terminate();
-      }),
-    );
+    await this.pool.close();
   }
-}
-
-/** Builds a worker's trainer (random init; the parameters come from the main thread before its first shards). */
-export function workerTrainer(rt: BertTrainer["rt"], init: WorkerInit): BertTrainer {
-  const t = new BertTrainer(rt, init.config, { arch: init.arch, tieWordEmbeddings: init.tied });
-  if (t.params.count !== init.count)
-    throw new Error(`parameter count ${t.params.count} differs from the main thread's ${init.count}`);
-  return t;
 }
