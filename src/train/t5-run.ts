@@ -11,8 +11,9 @@
 // tokenizer.json and tokenizer_config.json). Model: --init weights or a seeded random init of --config
 // (default: 4+4 layers, d_model 256, gated-GELU, tied head); the architecture (encoder–decoder,
 // decoder-only, prefix-LM) comes from the config. AdamW with warm-up and linear or cosine decay,
-// global-norm clipping, held-out loss and token accuracy every evalEvery steps, metrics.jsonl and
-// curves.svg, atomic checkpoints, exact resume, and a clear stop on a NaN / infinite loss or gradient.
+// global-norm clipping, each step's gradient data-parallel over `threads` (parallel-t5.ts; evaluation on
+// the main thread), held-out loss and token accuracy every evalEvery steps, metrics.jsonl and curves.svg,
+// atomic checkpoints, exact resume, and a clear stop on a NaN / infinite loss or gradient.
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { readTensors } from "../models/checkpoint-node.ts";
@@ -32,6 +33,10 @@ import {
 import { readCorpusFile } from "./data/node.ts";
 import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
 import { formatDuration, Progress } from "./progress.ts";
+
+export { LOSS_WEIGHTINGS, type LossWeighting } from "./parallel-t5.ts";
+
+import { correctTokens, LOSS_WEIGHTINGS, type LossWeighting, T5DataParallel } from "./parallel-t5.ts";
 import { PretrainSettingsError, readJson, readText } from "./run-files.ts";
 import {
   due,
@@ -107,6 +112,11 @@ export interface T5RunSettings {
    * 40-token definition). Reported losses are always per target token.
    */
   lossWeighting: LossWeighting;
+  /**
+   * Threads computing each step's gradient (data-parallel, parallel-t5.ts); not fixed on resume: it only
+   * changes the order floats are summed in.
+   */
+  threads: number;
   heldOut: number;
   /** Held-out examples evaluated (pretrain: in all; tasks: per task). */
   evalExamples: number;
@@ -163,6 +173,7 @@ export const T5_DEFAULT_SETTINGS: Omit<T5RunSettings, "mode" | "warmup"> = {
   weightDecay: 0.01,
   lrScale: "none",
   lossWeighting: "token",
+  threads: 1,
   heldOut: 0.05,
   evalExamples: 256,
   keep: 2,
@@ -240,7 +251,7 @@ function checkSettings(s: T5RunSettings): void {
     if (!(Number.isInteger(v) && v >= min))
       throw new PretrainSettingsError(`${k} must be an integer ≥ ${min}, got ${v}`);
   };
-  for (const k of ["steps", "batch", "logEvery", "keep"] as const) int(k, 1);
+  for (const k of ["steps", "batch", "logEvery", "keep", "threads"] as const) int(k, 1);
   for (const k of ["warmup", "evalEvery", "saveEvery", "evalExamples", "limit", "microBatch"] as const)
     int(k, 0);
   int("inputLength", 4);
@@ -327,17 +338,6 @@ function evaluateExamples(trainer: T5Trainer, examples: readonly T5Example[], ba
   return { loss: tokens ? loss / tokens : 0, token_accuracy: tokens ? correct / tokens : 0, tokens };
 }
 
-/** Labeled rows whose argmax logit is the label. */
-function correctTokens(logits: Float32Array, rows: Int32Array, labels: Int32Array, V: number): number {
-  let ok = 0;
-  for (let r = 0; r < rows.length; r++) {
-    let best = 0;
-    for (let v = 1; v < V; v++) if (logits[r * V + v] > logits[r * V + best]) best = v;
-    if (best === labels[rows[r]]) ok++;
-  }
-  return ok;
-}
-
 /**
  * A step's examples as micro-batches of similar length (sorted by input + target length, cut into groups
  * of at most `size`; 0 = one batch), so short examples are not padded to the step's longest.
@@ -351,42 +351,6 @@ export function lengthBuckets(examples: readonly T5Example[], size: number): T5E
   const out: T5Example[][] = [];
   for (let i = 0; i < sorted.length; i += size) out.push(sorted.slice(i, i + size));
   return out;
-}
-
-export type LossWeighting = "token" | "example";
-export const LOSS_WEIGHTINGS: readonly LossWeighting[] = ["token", "example"];
-
-/**
- * Gradient over a step's micro-batches, accumulated: of the mean target-token loss (each micro-batch
- * scaled by its share of the step's labeled tokens) or, with "example" weighting, of the mean over
- * examples of each example's mean token loss (each micro-batch scaled by its share of the examples
- * with labels); the step's loss per target token, and, when asked, the correct argmax predictions.
- */
-function stepLossAndGrad(
-  trainer: T5Trainer,
-  groups: readonly T5Example[][],
-  pad: number,
-  logits: boolean,
-  weighting: LossWeighting = "token",
-) {
-  const batches = groups.map((g) => collateT5(g, pad));
-  const counts = batches.map((b) => b.labels.reduce((a, y) => a + (y !== -100 ? 1 : 0), 0));
-  const total = counts.reduce((a, b) => a + b, 0);
-  const perExample = weighting === "example";
-  const labeled = groups.map((g) => g.filter((e) => e.targets.length > 0).length);
-  const examples = labeled.reduce((a, b) => a + b, 0);
-  const share = (i: number) =>
-    perExample ? (examples ? labeled[i] / examples : 0) : total ? counts[i] / total : 0;
-  let loss = 0;
-  let correct = 0;
-  let paddedTokens = 0;
-  batches.forEach((b, i) => {
-    const o = trainer.lossAndGrad(b, { accumulate: i > 0, lossScale: share(i), logits, perExample });
-    if (counts[i] > 0) loss += (o.loss * counts[i]) / total;
-    if (logits && o.tokens) correct += correctTokens(o.logits!, o.rows, b.labels, trainer.config.vocabSize);
-    paddedTokens += b.batch * (b.seq + b.decoderSeq);
-  });
-  return { loss: total ? loss : Number.NaN, tokens: total, correct, paddedTokens };
 }
 
 /** Tokens of a text example for training: input and target with EOS, cut to the limits. */
@@ -708,6 +672,8 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
   };
   const hasEval = settings.mode === "pretrain" ? evalExamples.length > 0 : evalByTask.length > 0;
 
+  const dp = await T5DataParallel.create(trainer, settings.threads);
+  if (dp.threads > 1) say(`threads: ${dp.threads} (data-parallel gradients)`);
   try {
     const window = new TokenRate();
     let loss = Number.NaN;
@@ -716,19 +682,21 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
     const end = Math.min(settings.steps, opts.stopAt ?? settings.steps);
     for (let step = startStep; step < end; step++) {
       const n = step + 1;
-      if (opts.beforeStep) opts.beforeStep(n, trainer);
+      if (opts.beforeStep) {
+        opts.beforeStep(n, trainer);
+        dp.paramsChanged();
+      }
       const examples = stepExamples();
       const lr = learningRate(schedule, step);
       const logNow = n % settings.logEvery === 0 || n === settings.steps;
-      const o = stepLossAndGrad(
-        trainer,
-        lengthBuckets(examples, settings.microBatch),
+      const o = await dp.lossAndGrad(lengthBuckets(examples, settings.microBatch), {
         pad,
-        logNow,
-        settings.lossWeighting,
-      );
+        logits: logNow,
+        weighting: settings.lossWeighting,
+      });
       const clip = run.clip(trainer.params, settings.maxGradNorm, o.loss, n, lr);
       trainer.adamwStep({ ...adamw, lr }, clip.scale);
+      dp.paramsChanged();
       loss = o.loss;
       const tokens = o.paddedTokens;
       tokensSeen += tokens;
@@ -809,6 +777,8 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
   } catch (e) {
     await stopped(e, progress, () => metrics.writeCurves(title, curveSpec));
     throw e;
+  } finally {
+    await dp.close();
   }
   return run.finish(result);
 }

@@ -45,7 +45,7 @@ const T5_ONLY = [
 ];
 
 /** pretrain bert flags that T5 runs do not take. */
-const BERT_ONLY = ["vocab", "accumulate", "seq-len", "threads", "dupe-factor", "cased"];
+const BERT_ONLY = ["vocab", "accumulate", "seq-len", "dupe-factor", "cased"];
 
 export async function pretrainCommand(flags: Flags, positionals: string[]): Promise<string> {
   if (positionals.length !== 1 || (positionals[0] !== "bert" && positionals[0] !== "t5"))

@@ -26,7 +26,7 @@ const s = { type: "string" } as const;
 
 /** Flags both T5 commands take. */
 const COMMON =
-  "[--config FILE | --init DIR] [--vocab-size V] [--steps N] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--lr-scale none|rms] [--loss-weighting token|example] [--input-length T] [--target-length T] [--seed S] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--eval-examples N] [--micro-batch N] [--stop-at N] [--progress auto|bar|lines|none] [--resume]";
+  "[--config FILE | --init DIR] [--vocab-size V] [--steps N] [--batch B] [--lr X] [--warmup N] [--schedule linear|cosine] [--max-grad-norm X] [--weight-decay X] [--lr-scale none|rms] [--loss-weighting token|example] [--input-length T] [--target-length T] [--seed S] [--eval-every N] [--save-every N] [--log-every N] [--keep N] [--eval-examples N] [--micro-batch N] [--threads N] [--stop-at N] [--progress auto|bar|lines|none] [--resume]";
 export const PRETRAIN_T5_SUMMARY = `t5 --corpus FILE --out DIR [--eval-corpus FILE] [--objective span|lm|prefix-lm] [--noise-density X] [--mean-noise-span-length X] [--held-out F] ${COMMON}`;
 export const TRAIN_SUMMARY = `--tasks tasks.json --out DIR [--eval-tasks tasks.json] [--mixing proportional|equal|temperature] [--K N] [--T X] ${COMMON}`;
 
@@ -42,6 +42,7 @@ export const T5_RUN_OPTIONS = {
   "micro-batch": s,
   "lr-scale": s,
   "loss-weighting": s,
+  threads: s,
 };
 export const PRETRAIN_T5_OPTIONS = {
   corpus: s,
@@ -65,6 +66,7 @@ export async function t5RunCommand(mode: "pretrain" | "tasks", flags: Flags): Pr
     targetLength: int(flags, "target-length", undefined, 2),
     stopAt: int(flags, "stop-at", undefined, 1),
     microBatch: int(flags, "micro-batch", undefined, 0),
+    threads: int(flags, "threads", undefined, 1),
     lrScale:
       flags["lr-scale"] === undefined ? undefined : oneOf<LrScale>(flags, "lr-scale", LR_SCALES, "none"),
     lossWeighting:
