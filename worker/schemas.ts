@@ -155,6 +155,17 @@ export const GenerateRequest = z
     top_k: z.number().int().min(0).optional(),
     top_p: z.number().gt(0).max(1).optional(),
     seed: z.number().int().min(0).max(4294967295).optional(),
+    no_repeat_ngram_size: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .optional()
+      .meta({ description: "Never repeat an n-gram of this size (0 = off, default; at most 10)" }),
+    repetition_penalty: z.number().gt(0).max(10).optional().meta({
+      description:
+        "Penalize tokens already generated: > 1 discourages repeats (1 = off, default; in (0, 10])",
+    }),
     stream: z
       .boolean()
       .optional()

@@ -41,6 +41,8 @@ export const generateRoute = new Hono<AppEnv>().post("/generate", jsonBody(Gener
     topK: body.top_k,
     topP: body.top_p,
     seed: body.seed,
+    noRepeatNgramSize: body.no_repeat_ngram_size,
+    repetitionPenalty: body.repetition_penalty,
   };
   const m = await useModel(c, "generate", body.model, "t5", body.adapter);
   checkTokens(c, m, texts);
