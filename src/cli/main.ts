@@ -66,7 +66,7 @@ const COMMANDS: Record<string, Command> = {
   },
   generate: {
     summary:
-      "--model DIR (--text T | --input-ids JSON) [--max-new-tokens N] [--num-beams K] [--do-sample --temperature X --top-k K --top-p P --seed S] [--prefix P] [--dtype f32|int8]",
+      "--model DIR (--text T | --input-ids JSON) [--max-new-tokens N] [--num-beams K] [--do-sample --temperature X --top-k K --top-p P --seed S] [--no-repeat-ngram-size N] [--repetition-penalty X] [--prefix P] [--dtype f32|int8]",
     options: {
       ...modelOpts,
       text: many,
@@ -78,6 +78,8 @@ const COMMANDS: Record<string, Command> = {
       "top-k": s,
       "top-p": s,
       seed: s,
+      "no-repeat-ngram-size": s,
+      "repetition-penalty": s,
       prefix: s,
     },
     run: generateCommand,
@@ -93,6 +95,8 @@ const COMMANDS: Record<string, Command> = {
       limit: s,
       batch: s,
       "max-new-tokens": s,
+      "no-repeat-ngram-size": s,
+      "repetition-penalty": s,
       samples: s,
       dtype: s,
     },

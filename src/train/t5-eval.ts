@@ -1,5 +1,6 @@
 // Held-out evaluation of a text-to-text model on a tasks.json, the engine of `edgeformer evaluate`: for
-// each task, greedy generation on (up to `limit` of) its examples, scored by exact match (after
+// each task, greedy generation (optionally with transformers' no_repeat_ngram_size and
+// repetition_penalty) on (up to `limit` of) its examples, scored by exact match (after
 // lower-casing and collapsing whitespace) and token F1 (SQuAD's bag-of-words overlap of the normalized
 // words), against two trivial baselines computed on the same examples: the task's most frequent target
 // in the training tasks file (or in the evaluated examples themselves when none is given) and copying
@@ -92,6 +93,9 @@ export interface EvaluateOptions {
   /** Generation batch. Default 16. */
   batch?: number;
   maxNewTokens?: number;
+  /** Greedy decoding's repetition controls (src/models/logits-process.ts): 0 and 1 = off (default). */
+  noRepeatNgramSize?: number;
+  repetitionPenalty?: number;
   /** Training tasks by name, for the majority baseline. */
   trainTasks?: readonly Task[];
   samples?: number;
@@ -112,7 +116,11 @@ export function evaluateTasks(
     const refs = ex.map((e) => e.target);
     const outputs: string[] = [];
     for (let i = 0; i < inputs.length; i += batch) {
-      const res = generateText(p, inputs.slice(i, i + batch), { maxNewTokens: o.maxNewTokens ?? 48 });
+      const res = generateText(p, inputs.slice(i, i + batch), {
+        maxNewTokens: o.maxNewTokens ?? 48,
+        noRepeatNgramSize: o.noRepeatNgramSize,
+        repetitionPenalty: o.repetitionPenalty,
+      });
       outputs.push(...res.map((r) => r.generated_text));
     }
     const train = o.trainTasks?.find((t) => t.name === task.name);

@@ -1,5 +1,6 @@
 // `edgeformer generate --model DIR (--text T | --input-ids JSON) --max-new-tokens N [--num-beams K]
-// [--do-sample --temperature X --top-k K --top-p P --seed S] [--prefix P] [--dtype f32|int8]`
+// [--do-sample --temperature X --top-k K --top-p P --seed S] [--no-repeat-ngram-size N]
+// [--repetition-penalty X] [--prefix P] [--dtype f32|int8]`
 // → {"sequences": [[...]], "texts": [...]} (sequences start with the decoder start token).
 import { loadT5PipelineDir } from "../../models/load-node.ts";
 import { generate } from "../../models/t5-generate.ts";
@@ -38,11 +39,14 @@ export async function generateCommand(flags: Flags): Promise<string> {
     topK: int(flags, "top-k", undefined, 0),
     topP: num(flags, "top-p"),
     seed: int(flags, "seed"),
+    noRepeatNgramSize: int(flags, "no-repeat-ngram-size", 0, 0),
+    repetitionPenalty: num(flags, "repetition-penalty", 1),
   };
   if (opts.temperature !== undefined && !(opts.temperature > 0))
     throw new UsageError("--temperature must be > 0");
   if (opts.topP !== undefined && !(opts.topP > 0 && opts.topP <= 1))
     throw new UsageError("--top-p must be in (0, 1]");
+  if (!(opts.repetitionPenalty! > 0)) throw new UsageError("--repetition-penalty must be > 0 (1 = off)");
   const p = await loadT5PipelineDir(model, {
     dtype,
     tokenizerDir: flags.tokenizer ? dir(flags, "tokenizer") : undefined,
