@@ -3,8 +3,8 @@
 // against 1 thread (and the whole step as one batch) on tiny models — gradients, step loss and correct
 // predictions of a step, and weights after a few AdamW steps — for token and example weighting, with
 // and without micro-batches, on the encoder–decoder and the prefix LM; adapters on a frozen base (the
-// worker gets the trainable mask); and the CLI (`pretrain t5 --threads 2`) stopping half-way, resumed on
-// 1 thread, against a 1-thread run.
+// worker gets the trainable mask); the CLI (`pretrain t5 --threads 2`) stopping half-way, resumed on 1
+// thread, against a 1-thread run; and a tasks run on 2 threads resuming bit for bit.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -275,6 +275,47 @@ describe("CLI", () => {
       expect(b[i].token_accuracy).toBe(a[i].token_accuracy);
     }
     expect(Math.abs((resumed.loss! - ref.loss!) / ref.loss!)).toBeLessThan(1e-5);
+  }, 20_000);
+
+  it("resumes bit for bit on 2 threads (tasks mode, example weighting, micro-batches)", async () => {
+    const tasks = join(setup.dir, "tasks.json");
+    const lines = readFileSync(setup.corpus, "utf8").split("\n").filter(Boolean).slice(0, 60);
+    // targets of 1 to 5 words: example weighting differs from token weighting
+    const rows = lines.map((l, i) => ({
+      input: l,
+      target: l
+        .split(" ")
+        .slice(0, 1 + (i % 5))
+        .join(" "),
+    }));
+    writeFileSync(join(setup.dir, "a.jsonl"), rows.map((r) => JSON.stringify(r)).join("\n"));
+    writeFileSync(tasks, JSON.stringify({ tasks: [{ name: "a", data: "a.jsonl", prefix: "a: " }] }));
+    const opts = (out: string) => ({
+      mode: "tasks" as const,
+      out: join(setup.dir, out),
+      tasks,
+      config: cfg,
+      vocabSize: 200,
+      batch: 8,
+      microBatch: 3,
+      lossWeighting: "example" as const,
+      steps: 4,
+      logEvery: 1,
+      evalEvery: 0,
+      saveEvery: 2,
+      threads: 2,
+      progress: "none" as const,
+    });
+    await trainT5(opts("whole"));
+    await trainT5({ ...opts("cut"), stopAt: 2 });
+    await trainT5({ ...opts("cut"), resume: true });
+    expect(metrics("cut")).toEqual(
+      metrics("whole").map((e, i) => ({
+        ...e,
+        elapsed_s: metrics("cut")[i].elapsed_s,
+        tokens_per_s: metrics("cut")[i].tokens_per_s,
+      })),
+    );
   }, 20_000);
 
   it("refuses --threads 0", async () => {
