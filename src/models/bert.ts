@@ -98,19 +98,8 @@ export function loadLinear(
   dtype: WeightDType,
   withBias = true,
 ): Linear {
-  const [N, K] = store.shape(`${name}.weight`);
   const bias = withBias ? store.float32(`${name}.bias`) : undefined;
-  if (store.dtype(`${name}.weight`) === "I8") {
-    return Linear.fromInt8(
-      rt,
-      store.int8(`${name}.weight`),
-      store.float32(`${name}.weight_scale`),
-      bias,
-      N,
-      K,
-    );
-  }
-  return Linear.fromF32(rt, store.float32(`${name}.weight`), bias, N, K, dtype);
+  return Linear.load(rt, store, `${name}.weight`, dtype, { bias });
 }
 
 /** Weight as f32, dequantizing our int8 format (used where weights are stacked before packing). */
@@ -300,14 +289,14 @@ export class BertModel {
     for (let i = 0; i < c.numLayers; i++) {
       const l = `${p}encoder.layer.${i}`;
       const s = `${l}.attention.self`;
-      const qkvW = new Float32Array(3 * C * C);
-      const qkvB = new Float32Array(3 * C);
-      ["query", "key", "value"].forEach((n, j) => {
-        qkvW.set(weightF32(store, `${s}.${n}.weight`), j * C * C);
+      const qkvB = new Float32Array(3 * C); // [3C]: query | key | value
+      const names = ["query", "key", "value"].map((n, j) => {
         qkvB.set(store.float32(`${s}.${n}.bias`), j * C);
+        return `${s}.${n}.weight`;
       });
       this.layers.push({
-        qkv: Linear.fromF32(rt, qkvW, qkvB, 3 * C, C, dtype),
+        // int8 checkpoints stay as stored in an int8 model (dequantized in an f32 one)
+        qkv: Linear.stacked(rt, store, names, C, dtype, "row", { bias: qkvB, dequantize: dtype !== "int8" }),
         attnOut: loadLinear(rt, store, `${l}.attention.output.dense`, dtype),
         ln1: norm(`${l}.attention.output.LayerNorm`),
         inter: loadLinear(rt, store, `${l}.intermediate.dense`, dtype),

@@ -5,14 +5,7 @@
 
 import { Epilogue } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
-import {
-  checkQuantized,
-  dequantize,
-  type Int8Scheme,
-  QBLOCK,
-  quantizeWeight,
-  readQuantized,
-} from "./quantize.ts";
+import { checkQuantized, dequantize, type Int8Scheme, QBLOCK, readQuantized } from "./quantize.ts";
 import type { TensorStore } from "./tensors.ts";
 
 export type WeightDType = "f32" | "int8";
@@ -39,20 +32,8 @@ export class Linear {
     dtype: WeightDType,
     scheme: Int8Scheme = "row",
   ): Linear {
-    const { arena, k } = rt;
     if (w.length !== N * K) throw new RangeError(`Linear: weight has ${w.length} values, expected ${N}×${K}`);
-    if (dtype === "f32") {
-      const tmp = arena.mark();
-      const pw = arena.put(w);
-      const packed = new Uint8Array(k.packed_size_f32(N, K));
-      const wpTmp = arena.alloc(packed.length);
-      k.pack_weights_f32(wpTmp, pw, N, K);
-      packed.set(new Uint8Array(rt.memory.buffer, wpTmp, packed.length));
-      arena.reset(tmp);
-      return Linear.place(rt, N, K, "f32", packed, undefined, undefined, bias);
-    }
-    const { q, scales, mults } = quantizeWeight(rt, w, N, K, scheme);
-    return Linear.fromInt8(rt, q, scales, bias, N, K, mults);
+    return Linear.stageF32(rt, N, K, dtype, scheme, bias, (pw) => rt.arena.f32(pw, N * K).set(w));
   }
 
   /**
@@ -68,28 +49,13 @@ export class Linear {
     K: number,
     mults?: Int8Array,
   ): Linear {
-    const { arena, k } = rt;
     checkQuantized(rt, { q, scales, mults }, N, K, "Linear");
-    const tmp = arena.mark();
-    const pq = arena.put(q);
-    const ps = arena.put(scales);
-    const size = k.packed_size_i8(N, K);
-    const wpTmp = arena.alloc(size);
-    const spTmp = arena.allocF32(Math.ceil(N / 8) * 8);
-    if (mults) k.pack_weights_i8b(wpTmp, spTmp, pq, ps, N, K);
-    else k.pack_weights_i8(wpTmp, spTmp, pq, ps, N, K);
-    const packed = new Uint8Array(rt.memory.buffer, wpTmp, size).slice();
-    const packedScales = arena.f32(spTmp, Math.ceil(N / 8) * 8).slice();
-    let packedMults: Uint8Array | undefined;
-    if (mults) {
-      const pm = arena.put(mults);
-      const msize = k.packed_size_mults(N, K);
-      const mpTmp = arena.alloc(msize);
-      k.pack_mults_i8b(mpTmp, pm, N, K);
-      packedMults = new Uint8Array(rt.memory.buffer, mpTmp, msize).slice();
-    }
-    arena.reset(tmp);
-    return Linear.place(rt, N, K, "int8", packed, packedScales, packedMults, bias);
+    const { arena } = rt;
+    return Linear.stageInt8(rt, N, K, mults !== undefined, bias, (pq, ps, pm) => {
+      arena.i8(pq, N * K).set(q);
+      arena.f32(ps, N).set(scales);
+      if (mults) arena.i8(pm, mults.length).set(mults);
+    });
   }
 
   /**
@@ -103,17 +69,16 @@ export class Linear {
     dtype: WeightDType,
     opts: { bias?: Float32Array; scheme?: Int8Scheme } = {},
   ): Linear {
-    const [N, K] = store.shape(weightName);
-    if (store.dtype(weightName) === "I8") {
-      const { q, scales, mults } = readQuantized(store, weightName);
-      return Linear.fromInt8(rt, q, scales, opts.bias, N, K, mults);
-    }
-    return Linear.fromF32(rt, store.float32(weightName), opts.bias, N, K, dtype, opts.scheme);
+    return Linear.stacked(rt, store, [weightName], store.shape(weightName)[1], dtype, opts.scheme, {
+      bias: opts.bias,
+    });
   }
 
   /**
-   * One Linear (no bias) from weights [N_i, K] stacked along N (q|k|v, wi_0|wi_1, k|v). int8 rows of
-   * one scheme stay as they are; otherwise the f32 (or dequantized) rows are quantized in `scheme`.
+   * One Linear from weights [N_i, K] stacked along N (q|k|v, wi_0|wi_1, k|v), with an optional bias
+   * [ΣN_i]. int8 rows of one scheme stay as they are (unless `dequantize` is set: then, and for mixed
+   * parts, the f32 or dequantized rows are used, quantized in `scheme` when dtype is int8). Each part
+   * is copied from the store straight into the staging area it is packed from.
    */
   static stacked(
     rt: KernelRuntime,
@@ -122,51 +87,122 @@ export class Linear {
     K: number,
     dtype: WeightDType,
     scheme: Int8Scheme = "row",
+    opts: { bias?: Float32Array; dequantize?: boolean } = {},
   ): Linear {
+    const { arena } = rt;
     const Ns = names.map((n) => store.shape(n)[0]);
     const N = Ns.reduce((a, b) => a + b, 0);
     const parts = names.map((n) => (store.dtype(n) === "I8" ? readQuantized(store, n) : undefined));
     const blocks = parts.map((p) => p?.mults !== undefined);
-    if (parts.every((p) => p) && blocks.every((b) => b === blocks[0])) {
-      const q = new Int8Array(N * K);
-      const s = new Float32Array(N);
-      const nb = Math.ceil(K / QBLOCK);
-      const m = blocks[0] ? new Int8Array(N * nb) : undefined;
-      let row = 0;
+    if (!opts.dequantize && parts.every((p) => p) && blocks.every((b) => b === blocks[0])) {
       parts.forEach((p, i) => {
-        q.set(p!.q, row * K);
-        s.set(p!.scales, row);
-        if (m) m.set(p!.mults!, row * nb);
+        checkQuantized(rt, p!, Ns[i], K, names[i]);
+      });
+      const nb = Math.ceil(K / QBLOCK);
+      return Linear.stageInt8(rt, N, K, blocks[0], opts.bias, (pq, ps, pm) => {
+        let row = 0;
+        parts.forEach((p, i) => {
+          arena.i8(pq + row * K, Ns[i] * K).set(p!.q);
+          arena.f32(ps + row * 4, Ns[i]).set(p!.scales);
+          if (pm) arena.i8(pm + row * nb, Ns[i] * nb).set(p!.mults!);
+          row += Ns[i];
+        });
+      });
+    }
+    names.forEach((n, i) => {
+      const shape = store.shape(n);
+      if (shape.length !== 2 || shape[1] !== K)
+        throw new RangeError(`Linear: ${n} is [${shape.join(",")}], expected [${Ns[i]},${K}]`);
+    });
+    return Linear.stageF32(rt, N, K, dtype, scheme, opts.bias, (pw) => {
+      let row = 0;
+      names.forEach((n, i) => {
+        const p = parts[i];
+        arena.f32(pw + row * K * 4, Ns[i] * K).set(p ? dequantize(p, Ns[i], K) : store.float32(n));
         row += Ns[i];
       });
-      return Linear.fromInt8(rt, q, s, undefined, N, K, m);
-    }
-    const w = new Float32Array(N * K);
-    let row = 0;
-    names.forEach((n, i) => {
-      const p = parts[i];
-      w.set(p ? dequantize(p, Ns[i], K) : store.float32(n), row * K);
-      row += Ns[i];
     });
-    return Linear.fromF32(rt, w, undefined, N, K, dtype, scheme);
   }
 
-  private static place(
+  /**
+   * Places a Linear from f32 weights [N,K] that `fill` writes into a staging area at `pw`: packed
+   * (f32), or quantized in `scheme` and packed (int8), straight into the final place; the staging
+   * area (above it in the arena) is released afterwards.
+   */
+  private static stageF32(
     rt: KernelRuntime,
     N: number,
     K: number,
     dtype: WeightDType,
-    packed: Uint8Array,
-    packedScales: Float32Array | undefined,
-    packedMults: Uint8Array | undefined,
+    scheme: Int8Scheme,
     bias: Float32Array | undefined,
+    fill: (pw: number) => void,
   ): Linear {
-    const { arena } = rt;
-    const wp = arena.put(packed);
-    const sp = packedScales ? arena.put(packedScales) : 0;
-    const mp = packedMults ? arena.put(packedMults) : 0;
-    const b = bias ? arena.put(bias) : 0;
-    return new Linear(rt, N, K, dtype, wp, sp, mp, b);
+    const { arena, k } = rt;
+    if (dtype === "int8") {
+      const block = scheme === "block";
+      return Linear.stageInt8(rt, N, K, block, bias, (pq, ps, pm) => {
+        const tmp = arena.mark();
+        try {
+          const pw = arena.allocF32(N * K); // [N,K] f32
+          fill(pw);
+          if (block) k.quantize_weights_i8b(pq, ps, pm, pw, N, K);
+          else k.quantize_weights_i8(pq, ps, pw, N, K);
+        } finally {
+          arena.reset(tmp);
+        }
+      });
+    }
+    const wp = arena.alloc(k.packed_size_f32(N, K)); // [ceil(N/8)][K][8] f32
+    const b = bias ? Linear.putBias(rt, bias, N) : 0;
+    const tmp = arena.mark();
+    try {
+      const pw = arena.allocF32(N * K); // [N,K] f32 staging
+      fill(pw);
+      k.pack_weights_f32(wp, pw, N, K);
+    } finally {
+      arena.reset(tmp);
+    }
+    return new Linear(rt, N, K, "f32", wp, 0, 0, b);
+  }
+
+  /**
+   * Places an int8 Linear whose q [N,K], scales [N] and (block scheme) multipliers [N, ceil(K/8)]
+   * `fill` writes into staging areas; they are packed straight into the final place.
+   */
+  private static stageInt8(
+    rt: KernelRuntime,
+    N: number,
+    K: number,
+    block: boolean,
+    bias: Float32Array | undefined,
+    fill: (pq: number, ps: number, pm: number) => void,
+  ): Linear {
+    const { arena, k } = rt;
+    const wp = arena.alloc(k.packed_size_i8(N, K)); // split (row) or plain (block) panels
+    const sp = arena.allocF32(Math.ceil(N / 8) * 8); // [ceil(N/8)·8] scales / row units
+    const mp = block ? arena.alloc(k.packed_size_mults(N, K)) : 0;
+    const b = bias ? Linear.putBias(rt, bias, N) : 0;
+    const tmp = arena.mark();
+    try {
+      const nb = Math.ceil(K / QBLOCK);
+      const pq = arena.alloc(N * K); // [N,K] i8 staging
+      const ps = arena.allocF32(N); // [N]
+      const pm = block ? arena.alloc(N * nb) : 0; // [N, nb] i8
+      fill(pq, ps, pm);
+      if (block) {
+        k.pack_weights_i8b(wp, sp, pq, ps, N, K);
+        k.pack_mults_i8b(mp, pm, N, K);
+      } else k.pack_weights_i8(wp, sp, pq, ps, N, K);
+    } finally {
+      arena.reset(tmp);
+    }
+    return new Linear(rt, N, K, "int8", wp, sp, mp, b);
+  }
+
+  private static putBias(rt: KernelRuntime, bias: Float32Array, N: number): number {
+    if (bias.length !== N) throw new RangeError(`Linear: bias has ${bias.length} values, expected ${N}`);
+    return rt.arena.put(bias);
   }
 
   /** True for int8 weights in the block scheme. */
