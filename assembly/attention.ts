@@ -298,6 +298,247 @@ export function attention_f32_ref(
   }
 }
 
+// ---- one-query decoding --------------------------------------------------------------------------
+// Decoding with a KV cache: each row's one new query (the last position, so the causal mask hides no
+// key) attends to its Tk cached keys, for every row and head in one call. The T5 relative-position
+// bias of such a query depends only on the key's distance n = Tk − 1 − j, so it comes as a table by
+// distance (built once per decoding state) instead of a fresh [H,1,Tk] block per step.
+// The cache is cold when a decode step reaches it (the weight GEMVs stream tens of MB between two
+// attention calls), so the loops walk it key-major: four cache rows at a time, every head of them,
+// which reads memory in order instead of jumping a cache row per key for each head. Scores take one
+// horizontal reduction per four keys; p·V adds four keys per load and store of the output. The sums
+// are formed in the same order as attention_f32's direct path, so both give the same numbers.
+
+/** Bytes of scratch attention_decode_f32 needs: scores [H, Tk] (rows padded to 4), a bias row and a mask row. */
+export function attention_decode_scratch_size(H: i32, Tk: i32): i32 {
+  return ((H + 2) * ((Tk + 3) & ~3)) << 2;
+}
+
+/** at[0..4) = qi·k_u for the four keys at k0 + u·ks (bytes), with the sums and reduction of dot(). */
+@inline function dot4(at: usize, qi: usize, k0: usize, ks: usize, D: i32): void {
+  const k1 = k0 + ks;
+  const k2 = k1 + ks;
+  const k3 = k2 + ks;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let b0 = f32x4.splat(0);
+  let b1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0);
+  let c1 = f32x4.splat(0);
+  let e0 = f32x4.splat(0);
+  let e1 = f32x4.splat(0);
+  let d = 0;
+  for (; d + 8 <= D; d += 8) {
+    const o = <usize>d << 2;
+    const q0 = v128.load(qi + o);
+    const q1 = v128.load(qi + o, 16);
+    a0 = madd(q0, v128.load(k0 + o), a0);
+    a1 = madd(q1, v128.load(k0 + o, 16), a1);
+    b0 = madd(q0, v128.load(k1 + o), b0);
+    b1 = madd(q1, v128.load(k1 + o, 16), b1);
+    c0 = madd(q0, v128.load(k2 + o), c0);
+    c1 = madd(q1, v128.load(k2 + o, 16), c1);
+    e0 = madd(q0, v128.load(k3 + o), e0);
+    e1 = madd(q1, v128.load(k3 + o, 16), e1);
+  }
+  if (d + 4 <= D) {
+    const o = <usize>d << 2;
+    const q0 = v128.load(qi + o);
+    a0 = madd(q0, v128.load(k0 + o), a0);
+    b0 = madd(q0, v128.load(k1 + o), b0);
+    c0 = madd(q0, v128.load(k2 + o), c0);
+    e0 = madd(q0, v128.load(k3 + o), e0);
+    d += 4;
+  }
+  // lanes (x0 + x1) + (x2 + x3) of each key's accumulator, as dot() reduces
+  const sa = f32x4.add(a0, a1);
+  const sb = f32x4.add(b0, b1);
+  const sc = f32x4.add(c0, c1);
+  const se = f32x4.add(e0, e1);
+  const pab = f32x4.add(v128.shuffle<f32>(sa, sb, 0, 2, 4, 6), v128.shuffle<f32>(sa, sb, 1, 3, 5, 7));
+  const pce = f32x4.add(v128.shuffle<f32>(sc, se, 0, 2, 4, 6), v128.shuffle<f32>(sc, se, 1, 3, 5, 7));
+  v128.store(at, f32x4.add(v128.shuffle<f32>(pab, pce, 0, 2, 4, 6), v128.shuffle<f32>(pab, pce, 1, 3, 5, 7)));
+  for (; d < D; d++) {
+    const o = <usize>d << 2;
+    const qd = load<f32>(qi + o);
+    store<f32>(at, load<f32>(at) + qd * load<f32>(k0 + o));
+    store<f32>(at, load<f32>(at, 4) + qd * load<f32>(k1 + o), 4);
+    store<f32>(at, load<f32>(at, 8) + qd * load<f32>(k2 + o), 8);
+    store<f32>(at, load<f32>(at, 12) + qd * load<f32>(k3 + o), 12);
+  }
+}
+
+/**
+ * o[0..D) += p_u·v_u for the four keys u with p_u ≠ 0 (probabilities at pr, V rows at v0 + u·vs bytes),
+ * key after key per output as axpy does, with one load and store of o per four keys.
+ */
+@inline function axpy4(o: usize, pr: usize, v0: usize, vs: usize, D: i32): void {
+  const p0 = load<f32>(pr);
+  const p1 = load<f32>(pr, 4);
+  const p2 = load<f32>(pr, 8);
+  const p3 = load<f32>(pr, 12);
+  if (p0 == 0 || p1 == 0 || p2 == 0 || p3 == 0) {
+    // a masked key among the four: one at a time, skipping it
+    if (p0 != 0) axpy(o, p0, v0, D);
+    if (p1 != 0) axpy(o, p1, v0 + vs, D);
+    if (p2 != 0) axpy(o, p2, v0 + 2 * vs, D);
+    if (p3 != 0) axpy(o, p3, v0 + 3 * vs, D);
+    return;
+  }
+  const v1 = v0 + vs;
+  const v2 = v1 + vs;
+  const v3 = v2 + vs;
+  const w0 = f32x4.splat(p0);
+  const w1 = f32x4.splat(p1);
+  const w2 = f32x4.splat(p2);
+  const w3 = f32x4.splat(p3);
+  let d = 0;
+  for (; d + 8 <= D; d += 8) {
+    const at = <usize>d << 2;
+    let x = v128.load(o + at);
+    let y = v128.load(o + at, 16);
+    x = madd(w0, v128.load(v0 + at), x);
+    y = madd(w0, v128.load(v0 + at, 16), y);
+    x = madd(w1, v128.load(v1 + at), x);
+    y = madd(w1, v128.load(v1 + at, 16), y);
+    x = madd(w2, v128.load(v2 + at), x);
+    y = madd(w2, v128.load(v2 + at, 16), y);
+    x = madd(w3, v128.load(v3 + at), x);
+    y = madd(w3, v128.load(v3 + at, 16), y);
+    v128.store(o + at, x);
+    v128.store(o + at, y, 16);
+  }
+  for (; d + 4 <= D; d += 4) {
+    const at = <usize>d << 2;
+    let x = v128.load(o + at);
+    x = madd(w0, v128.load(v0 + at), x);
+    x = madd(w1, v128.load(v1 + at), x);
+    x = madd(w2, v128.load(v2 + at), x);
+    x = madd(w3, v128.load(v3 + at), x);
+    v128.store(o + at, x);
+  }
+  for (; d < D; d++) {
+    const at = <usize>d << 2;
+    let x = load<f32>(o + at);
+    x = x + p0 * load<f32>(v0 + at);
+    x = x + p1 * load<f32>(v1 + at);
+    x = x + p2 * load<f32>(v2 + at);
+    x = x + p3 * load<f32>(v3 + at);
+    store<f32>(o + at, x);
+  }
+}
+
+/**
+ * One query per row: out[b, h·D + d] = Σ_j softmax_j(scale·q_bh·k_bhj + bias_h(Tk−1−j) + mask_bj)·v_bhj.
+ * q: row b's heads at b·qsB + h·D; k, v: element (b, j, h, d) at b·sB + j·sT + h·D + d; out: b·osB + h·D.
+ * relBias: T5 bias by distance [H, ≥Tk] f32, element (h, n) at h·bsH + n for the key at distance
+ * n = Tk − 1 − j from the query, or 0. keyMask: [B, ≥Tk] i32 at b·msB + j (1 = attend), or 0.
+ * scratch: attention_decode_scratch_size(H, Tk) bytes. A row with no visible key gets a zero output.
+ * Equals attention_f32 with Tq = 1 and bias[h, 0, j] = relBias[h·bsH + Tk − 1 − j].
+ */
+export function attention_decode_f32(
+  out: usize, scratch: usize, q: usize, k: usize, v: usize, relBias: usize, keyMask: usize,
+  B: i32, H: i32, Tk: i32, D: i32, scale: f32,
+  qsB: i32, ksB: i32, ksT: i32, vsB: i32, vsT: i32, osB: i32, bsH: i32, msB: i32,
+): void {
+  const T4 = (Tk + 3) & ~3;
+  const sc = scratch; // [H, T4] scores, then probabilities
+  const brow = sc + ((<usize>H * T4) << 2); // [Tk] one head's bias in key order
+  const addMask = keyMask ? brow + ((<usize>T4) << 2) : 0; // [Tk] 0 or −inf
+  const ks = <usize>ksT << 2;
+  const vs = <usize>vsT << 2;
+  const hb = <usize>D << 2; // bytes from one head to the next in a row
+  for (let b = 0; b < B; b++) {
+    const qb = q + ((<usize>b * qsB) << 2);
+    const kb = k + ((<usize>b * ksB) << 2);
+    const vb = v + ((<usize>b * vsB) << 2);
+    const ob = out + ((<usize>b * osB) << 2);
+    // scores, four cache rows at a time, every head of them
+    let j = 0;
+    for (; j + 4 <= Tk; j += 4) {
+      const kj = kb + <usize>j * ks;
+      for (let h = 0; h < H; h++) dot4(sc + ((<usize>h * T4 + j) << 2), qb + <usize>h * hb, kj + <usize>h * hb, ks, D);
+    }
+    for (; j < Tk; j++) {
+      const kj = kb + <usize>j * ks;
+      for (let h = 0; h < H; h++) store<f32>(sc + ((<usize>h * T4 + j) << 2), dot(qb + <usize>h * hb, kj + <usize>h * hb, D));
+    }
+    if (addMask) {
+      const mrow = keyMask + ((<usize>b * msB) << 2);
+      for (let i = 0; i < Tk; i++) {
+        store<f32>(addMask + (<usize>i << 2), load<i32>(mrow + (<usize>i << 2)) != 0 ? 0 : -Infinity);
+      }
+    }
+    for (let h = 0; h < H; h++) {
+      if (relBias) {
+        const bh = relBias + ((<usize>h * bsH + <usize>(Tk - 1)) << 2); // distance 0: the last key
+        for (let i = 0; i < Tk; i++) store<f32>(brow + (<usize>i << 2), load<f32>(bh - (<usize>i << 2)));
+      }
+      softmaxRow(sc + ((<usize>h * T4) << 2), Tk, Tk, scale, relBias ? brow : 0, addMask);
+    }
+    // p·V, four cache rows at a time, every head of them
+    for (let h = 0; h < H; h++) memory.fill(ob + <usize>h * hb, 0, hb);
+    j = 0;
+    for (; j + 4 <= Tk; j += 4) {
+      const vj = vb + <usize>j * vs;
+      for (let h = 0; h < H; h++) axpy4(ob + <usize>h * hb, sc + ((<usize>h * T4 + j) << 2), vj + <usize>h * hb, vs, D);
+    }
+    for (; j < Tk; j++) {
+      const vj = vb + <usize>j * vs;
+      for (let h = 0; h < H; h++) {
+        const p = load<f32>(sc + ((<usize>h * T4 + j) << 2));
+        if (p != 0) axpy(ob + <usize>h * hb, p, vj + <usize>h * hb, D);
+      }
+    }
+  }
+}
+
+/** Scalar f64 score of key j for (b, h) in attention_decode_f32_ref, or −inf for a masked key. */
+function decodeScoreRef(
+  q: usize, k: usize, relBias: usize, keyMask: usize, b: i32, h: i32, j: i32, Tk: i32, D: i32, scale: f32,
+  qsB: i32, ksB: i32, ksT: i32, bsH: i32, msB: i32,
+): f64 {
+  if (keyMask && load<i32>(keyMask + ((<usize>b * msB + j) << 2)) == 0) return -Infinity;
+  const qi = q + ((<usize>b * qsB + <usize>h * D) << 2);
+  const kj = k + ((<usize>b * ksB + <usize>j * ksT + <usize>h * D) << 2);
+  let s: f64 = 0;
+  for (let d = 0; d < D; d++) s += <f64>load<f32>(qi + (<usize>d << 2)) * <f64>load<f32>(kj + (<usize>d << 2));
+  s *= <f64>scale;
+  if (relBias) s += <f64>load<f32>(relBias + ((<usize>h * bsH + <usize>(Tk - 1 - j)) << 2));
+  return s;
+}
+
+/** Scalar f64 reference with the same arguments as attention_decode_f32 (scratch unused). */
+export function attention_decode_f32_ref(
+  out: usize, scratch: usize, q: usize, k: usize, v: usize, relBias: usize, keyMask: usize,
+  B: i32, H: i32, Tk: i32, D: i32, scale: f32,
+  qsB: i32, ksB: i32, ksT: i32, vsB: i32, vsT: i32, osB: i32, bsH: i32, msB: i32,
+): void {
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      let mx: f64 = -Infinity;
+      for (let j = 0; j < Tk; j++) {
+        mx = Math.max(mx, decodeScoreRef(q, k, relBias, keyMask, b, h, j, Tk, D, scale, qsB, ksB, ksT, bsH, msB));
+      }
+      const oi = out + ((<usize>b * osB + <usize>h * D) << 2);
+      for (let d = 0; d < D; d++) {
+        let sum: f64 = 0;
+        let acc: f64 = 0;
+        if (mx > -Infinity) {
+          for (let j = 0; j < Tk; j++) {
+            const s = decodeScoreRef(q, k, relBias, keyMask, b, h, j, Tk, D, scale, qsB, ksB, ksT, bsH, msB);
+            if (s == -Infinity) continue;
+            const p = Math.exp(s - mx);
+            sum += p;
+            acc += p * <f64>load<f32>(v + ((<usize>b * vsB + <usize>j * vsT + <usize>h * D + d) << 2));
+          }
+        }
+        store<f32>(oi + (<usize>d << 2), sum > 0 ? <f32>(acc / sum) : 0);
+      }
+    }
+  }
+}
+
 
 // ---- backward ------------------------------------------------------------------------------------
 // With P = softmax(S), S = scale·Q·Kᵀ + bias + mask, O = P·V, per head (b, h):

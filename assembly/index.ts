@@ -7,8 +7,8 @@ export {
   gated_gelu_backward_f32, gated_gelu_backward_f32_ref, gated_gelu_f32, gated_gelu_f32_ref, softmax_f32, softmax_f32_ref,
 } from "./activation";
 export {
-  attention_backward_f32, attention_backward_f32_ref, attention_backward_scratch_size, attention_f32, attention_f32_ref,
-  attention_scratch_size,
+  attention_backward_f32, attention_backward_f32_ref, attention_backward_scratch_size, attention_decode_f32,
+  attention_decode_f32_ref, attention_decode_scratch_size, attention_f32, attention_f32_ref, attention_scratch_size,
 } from "./attention";
 export { embed_backward_f32, embed_backward_f32_ref, embed_f32, embed_q8_f32, embed_q8b_f32, embed_q8b_f32_ref } from "./embedding";
 export {

@@ -142,6 +142,13 @@ export interface KernelExports {
   attention_scratch_size(Tq: number, Tk: number, D: number): number;
   attention_f32_ref: AttentionKernel;
   /**
+   * One query per row against Tk cached keys (KV-cache decoding), every row and head in one call;
+   * relBias [H,≥Tk] by key distance Tk−1−j (row stride bsH) or 0, keyMask [B,≥Tk] i32 (row stride msB) or 0.
+   */
+  attention_decode_f32: AttentionDecodeKernel;
+  attention_decode_f32_ref: AttentionDecodeKernel;
+  attention_decode_scratch_size(H: number, Tk: number): number;
+  /**
    * Backward of attention_f32 from its saved probs. Accumulates dq, dk, dv (the strides of q, k, v)
    * and dbias [H,Tq,Tk] (summed over the batch); 0 skips one. Masks are in probs (no mask arguments).
    */
@@ -258,6 +265,29 @@ export type AttentionKernel = (
   vsT: number,
   osB: number,
   osT: number,
+) => void;
+
+export type AttentionDecodeKernel = (
+  out: Ptr,
+  scratch: Ptr,
+  q: Ptr,
+  k: Ptr,
+  v: Ptr,
+  relBias: Ptr,
+  keyMask: Ptr,
+  B: number,
+  H: number,
+  Tk: number,
+  D: number,
+  scale: number,
+  qsB: number,
+  ksB: number,
+  ksT: number,
+  vsB: number,
+  vsT: number,
+  osB: number,
+  bsH: number,
+  msB: number,
 ) => void;
 
 export type LayerNormKernel = (
