@@ -6,6 +6,7 @@ export {
   activation_backward_f32, activation_backward_f32_ref, activation_f32, activation_f32_ref, add_f32,
   gated_gelu_backward_f32, gated_gelu_backward_f32_ref, gated_gelu_f32, gated_gelu_f32_ref, softmax_f32, softmax_f32_ref,
 } from "./activation";
+export { argmax_rows_f32, argmax_rows_f32_ref } from "./argmax";
 export {
   attention_backward_f32, attention_backward_f32_ref, attention_backward_scratch_size, attention_decode_f32,
   attention_decode_f32_ref, attention_decode_scratch_size, attention_f32, attention_f32_ref, attention_scratch_size,

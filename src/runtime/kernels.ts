@@ -138,6 +138,10 @@ export interface KernelExports {
     epilogue: number,
   ): void;
 
+  /** out[r] = first index of the maximum of row r of x [R,N] (NaN never wins), out: [R] i32. */
+  argmax_rows_f32(out: Ptr, x: Ptr, R: number, N: number): void;
+  argmax_rows_f32_ref(out: Ptr, x: Ptr, R: number, N: number): void;
+
   attention_f32: AttentionKernel;
   attention_scratch_size(Tq: number, Tk: number, D: number): number;
   attention_f32_ref: AttentionKernel;
