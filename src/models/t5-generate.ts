@@ -143,7 +143,7 @@ function tokenLoop(
   model: T5Model,
   enc: EncodedInput,
   opts: GenerateOptions,
-  pick: (logits: Float32Array, V: number) => number,
+  pick: ((logits: Float32Array, V: number) => number) | "argmax",
 ): GenerateOutput {
   const s = settings(model, enc, opts);
   const B = enc.batch;
@@ -153,17 +153,27 @@ function tokenLoop(
   const unfinished = new Array<boolean>(B).fill(true);
   const state = model.createDecoderState(enc.hidden, enc.mask, B, enc.seq, s.maxNew);
   try {
-    let cur = new Int32Array(B).fill(s.start);
+    // greedy without processors: the argmax of each row in wasm memory, no logits copied out
+    const inWasm = pick === "argmax" && !processed;
+    let cur: Int32Array = new Int32Array(B).fill(s.start);
     for (let step = 0; step < s.maxNew; step++) {
-      const logits = model.step(state, cur); // [B,V]
-      const next = new Int32Array(B);
-      for (let b = 0; b < B; b++) {
-        let row = logits.subarray(b * V, (b + 1) * V); // [V]
-        if (processed && unfinished[b]) {
-          row = Float32Array.from(row);
-          applyRepetitionProcessors(row, [...s.prompts[b], ...seqs[b]], s.rep);
+      let next: Int32Array; // [B]
+      if (inWasm) next = model.stepArgmax(state, cur);
+      else {
+        const logits = model.step(state, cur); // [B,V]
+        next = new Int32Array(B);
+        for (let b = 0; b < B; b++) {
+          if (!unfinished[b]) continue;
+          let row = logits.subarray(b * V, (b + 1) * V); // [V]
+          if (processed) {
+            row = Float32Array.from(row);
+            applyRepetitionProcessors(row, [...s.prompts[b], ...seqs[b]], s.rep);
+          }
+          next[b] = pick === "argmax" ? argmax(row) : pick(row, V);
         }
-        next[b] = unfinished[b] ? pick(row, V) : s.pad;
+      }
+      for (let b = 0; b < B; b++) {
+        if (!unfinished[b]) next[b] = s.pad;
         seqs[b].push(next[b]);
         if (unfinished[b] && s.eos.has(next[b])) unfinished[b] = false;
       }
@@ -179,7 +189,7 @@ function tokenLoop(
 
 /** Greedy search: argmax per step (first index on ties, as torch.argmax). */
 export function greedySearch(model: T5Model, enc: EncodedInput, opts: GenerateOptions = {}): GenerateOutput {
-  return tokenLoop(model, enc, opts, (row) => argmax(row));
+  return tokenLoop(model, enc, opts, "argmax");
 }
 
 /** Sampling: logits / temperature → top-k → top-p → softmax → one draw from a seeded PRNG. */

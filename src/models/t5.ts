@@ -39,7 +39,7 @@ import {
   requantizeRows,
   t5Int8Scheme,
 } from "./quantize.ts";
-import { relativePositionBias } from "./relative-position.ts";
+import { relativePositionBias, relativePositionBucket } from "./relative-position.ts";
 import { isT5LanguageModel, type T5Config } from "./t5-config.ts";
 import { architectureMismatch, lmAttention, lmPrefix, t5Sublayers } from "./t5-lm.ts";
 import { CheckpointError, checkTensors, type TensorStore } from "./tensors.ts";
@@ -120,11 +120,16 @@ interface DecoderLayer {
   ff: FeedForward;
 }
 
-/** The decoder self-attention's mask: key padding [B,Tk] i32 (or 0), mask kind, prefix length. */
+/**
+ * The decoder self-attention's mask: key padding [B,Tk] i32 (or 0), mask kind, prefix length.
+ * `decode`: one query per row at the last cache position (step()): the one-query kernel with the
+ * state's bias by key distance [H,S] and the key mask's row stride (keyMask [B,S] then).
+ */
 interface SelfMask {
   keyMask: number;
   maskKind: number;
   prefixLen: number;
+  decode?: { bias: number; stride: number };
 }
 
 /** Encoder–decoder cross-attention inputs: layer l's encoder k | v [B,Te,2I], the mask [B,Te] i32. */
@@ -210,6 +215,8 @@ export class T5DecoderState {
     readonly selfMask = 0,
     /** LM architectures: cache positions holding the input (P); generated tokens start there. */
     readonly prefix = 0,
+    /** [H, capacity] f32: decoder self-attention bias by key distance (query position − key position). */
+    readonly selfBias = 0,
   ) {}
 
   get isDisposed(): boolean {
@@ -844,17 +851,33 @@ export class T5Model {
     const selfKv: number[] = [];
     const crossKv: number[] = [];
     let maskPtr: number;
+    let biasPtr: number;
     try {
       for (let l = 0; l < L; l++) selfKv.push(arena.allocF32(R * maxSteps * 2 * I)); // [R,S,2I]
       for (let l = 0; l < L; l++) crossKv.push(arena.allocF32(R * Te * 2 * I)); // [R,Te,2I]
       maskPtr = arena.allocI32(R * Te); // [R,Te] i32
+      biasPtr = arena.put(this.distanceBias(maxSteps, false)); // [H,S]
     } catch (err) {
       arena.reset(start); // out of memory: leave the arena as it was
       throw err;
     }
     const end = arena.mark();
     const region = claimRegion(arena, start, end);
-    const state = new T5DecoderState(this, this.rt, region, R, maxSteps, Te, I, selfKv, crossKv, maskPtr);
+    const state = new T5DecoderState(
+      this,
+      this.rt,
+      region,
+      R,
+      maxSteps,
+      Te,
+      I,
+      selfKv,
+      crossKv,
+      maskPtr,
+      0,
+      0,
+      biasPtr,
+    );
     try {
       const mask = encoderMask ?? new Int32Array(B * Te).fill(1);
       const m = arena.i32(maskPtr, R * Te);
@@ -902,16 +925,18 @@ export class T5Model {
     const start = arena.mark();
     const selfKv: number[] = [];
     let maskPtr: number;
+    let biasPtr: number;
     try {
       for (let l = 0; l < L; l++) selfKv.push(arena.allocF32(R * S * 2 * I)); // [R,S,2I]
       maskPtr = arena.allocI32(R * S); // [R,S] i32
+      biasPtr = arena.put(this.distanceBias(S, c.architecture === "prefix-lm")); // [H,S]
     } catch (err) {
       arena.reset(start);
       throw err;
     }
     const end = arena.mark();
     const region = claimRegion(arena, start, end);
-    const state = new T5DecoderState(this, this.rt, region, R, S, 0, I, selfKv, [], 0, maskPtr, P);
+    const state = new T5DecoderState(this, this.rt, region, R, S, 0, I, selfKv, [], 0, maskPtr, P, biasPtr);
     try {
       const m = arena.i32(maskPtr, R * S);
       m.fill(1);
@@ -962,6 +987,22 @@ export class T5Model {
    * logits [rows, V]. Equal to decode() over the tokens fed so far, last position.
    */
   step(state: T5DecoderState, tokenIds: Int32Array): Float32Array {
+    return this.advance(state, tokenIds, false).logits;
+  }
+
+  /**
+   * step() for greedy search: the next token of each row [rows] (the first index of the largest logit,
+   * as argmax() in t5-generate.ts), found in wasm memory without copying the [rows, V] logits out.
+   */
+  stepArgmax(state: T5DecoderState, tokenIds: Int32Array): Int32Array {
+    return this.advance(state, tokenIds, true).ids!;
+  }
+
+  private advance(
+    state: T5DecoderState,
+    tokenIds: Int32Array,
+    pick: boolean,
+  ): { logits: Float32Array; ids?: Int32Array } {
     state.check();
     const c = this.config;
     const { arena } = this.rt;
@@ -982,18 +1023,6 @@ export class T5Model {
       const ids = arena.put(tokenIds); // [R] i32
       const x = arena.allocF32(R * c.dModel); // [R,C] residual stream of the new position
       this.embed(x, ids, R, "T5 decoder: token ids");
-      const bias = arena.put(
-        relativePositionBias(
-          this.decRelBias,
-          H,
-          1,
-          t + 1,
-          c.architecture === "prefix-lm",
-          c.relativeAttentionNumBuckets,
-          c.relativeAttentionMaxDistance,
-          t,
-        ),
-      ); // [H,1,t+1]
       const selfKv = (l: number, qkv: number): KvView => {
         // append this position's k | v (contiguous in each qkv row) to the cache: [R,S,2I] at t
         const cache = state.selfKv[l];
@@ -1005,21 +1034,19 @@ export class T5Model {
         }
         return { k: cache, v: cache + I * 4, sB: S * 2 * I, sT: 2 * I, Tk: t + 1 };
       };
-      // LM caches: the key mask [R,t+1] of the positions so far (the input's left padding is 0)
-      let keyMask = 0;
-      if (state.selfMask) {
-        const m = new Int32Array(R * (t + 1)); // [R,t+1]
-        const all = arena.i32(state.selfMask, R * S);
-        for (let r = 0; r < R; r++) m.set(all.subarray(r * S, r * S + t + 1), r * (t + 1));
-        keyMask = arena.put(m);
-      }
-      const self: SelfMask = { keyMask, maskKind: MaskKind.causal, prefixLen: 0 };
+      // the query is the last position (nothing to hide causally); LM caches: key mask [R,S] (left padding 0)
+      const self: SelfMask = {
+        keyMask: state.selfMask,
+        maskKind: MaskKind.causal,
+        prefixLen: 0,
+        decode: { bias: state.selfBias, stride: S },
+      };
       const cross: CrossSource | undefined = this.isLanguageModel
         ? undefined
         : { kv: (l: number) => state.crossKv[l], mask: state.encoderMask, Te: state.encoderLength };
-      const { logits } = this.runDecoder(x, R, 1, bias, selfKv, self, cross);
+      const out = this.runDecoder(x, R, 1, 0, selfKv, self, cross, 0, undefined, pick);
       state.length = t + 1;
-      return logits;
+      return out;
     } finally {
       arena.reset(mark);
     }
@@ -1034,7 +1061,8 @@ export class T5Model {
    * mask (key padding [B,Tk] or 0, causal / prefix); cross (encoder–decoder) layer l's encoder
    * k | v [B,Te,2I] and the encoder mask. The head runs on positions ≥ headFrom of each row (Tq: no
    * head). Returns logits [B,Tq−headFrom,V] and the final hidden state [B,Tq−headFrom,C] (copies);
-   * `hidden` gets every layer's input and the final hidden state over whole rows.
+   * `hidden` gets every layer's input and the final hidden state over whole rows. `pick` (headFrom 0):
+   * ids [B·Tq], the argmax of each logits row, instead of the logits (returned empty).
    */
   private runDecoder(
     x: number,
@@ -1046,7 +1074,8 @@ export class T5Model {
     cross: CrossSource | undefined,
     headFrom = 0,
     hidden?: Float32Array[],
-  ): { logits: Float32Array; last: Float32Array } {
+    pick = false,
+  ): { logits: Float32Array; last: Float32Array; ids?: Int32Array } {
     const c = this.config;
     const { arena, k } = this.rt;
     const C = c.dModel;
@@ -1064,25 +1093,39 @@ export class T5Model {
       k.rmsnorm_f32(h, 0, x, layer.ln0, M, C, eps);
       layer.self.qkv.forward(qkv, h, M);
       const kv = selfKv(l, qkv);
-      this.attention(ctx, qkv, kv.k, kv.v, bias, self.keyMask, B, Tq, kv.Tk, self.maskKind, {
-        qsB: Tq * 3 * I,
-        qsT: 3 * I,
-        ksB: kv.sB,
-        ksT: kv.sT,
-        prefixLen: self.prefixLen,
-      });
+      if (self.decode)
+        this.attentionDecode(ctx, qkv, kv.k, kv.v, B, kv.Tk, 3 * I, kv.sB, kv.sT, {
+          bias: self.decode.bias,
+          biasStride: self.decode.stride,
+          mask: self.keyMask,
+          maskStride: self.decode.stride,
+        });
+      else
+        this.attention(ctx, qkv, kv.k, kv.v, bias, self.keyMask, B, Tq, kv.Tk, self.maskKind, {
+          qsB: Tq * 3 * I,
+          qsT: 3 * I,
+          ksB: kv.sB,
+          ksT: kv.sT,
+          prefixLen: self.prefixLen,
+        });
       this.project(layer.self.o, layer.self.ad, x, ctx, M);
       // cross-attention: encoder padding mask, no position bias
       if (layer.cross && cross) {
         k.rmsnorm_f32(h, 0, x, layer.cross.ln, M, C, eps);
         layer.cross.attn.q.forward(q, h, M);
         const ekv = cross.kv(l);
-        this.attention(ctx, q, ekv, ekv + I * 4, 0, cross.mask, B, Tq, cross.Te, MaskKind.none, {
-          qsB: Tq * I,
-          qsT: I,
-          ksB: cross.Te * 2 * I,
-          ksT: 2 * I,
-        });
+        if (Tq === 1)
+          this.attentionDecode(ctx, q, ekv, ekv + I * 4, B, cross.Te, I, cross.Te * 2 * I, 2 * I, {
+            mask: cross.mask,
+            maskStride: cross.Te,
+          });
+        else
+          this.attention(ctx, q, ekv, ekv + I * 4, 0, cross.mask, B, Tq, cross.Te, MaskKind.none, {
+            qsB: Tq * I,
+            qsT: I,
+            ksB: cross.Te * 2 * I,
+            ksT: 2 * I,
+          });
         this.project(layer.cross.attn.o, layer.cross.attn.ad, x, ctx, M);
       }
       // feed-forward
@@ -1095,6 +1138,7 @@ export class T5Model {
     if (headFrom === 0) {
       const last = arena.readF32(h, M * C);
       hidden?.push(last);
+      if (pick) return { logits: new Float32Array(0), last, ids: this.headArgmax(h, M) };
       return { logits: this.lmHead(h, M), last };
     }
     if (hidden) hidden.push(arena.readF32(h, M * C));
@@ -1110,18 +1154,32 @@ export class T5Model {
 
   /** Logits [M,V] (a copy) of final hidden states h [M,C] (scaled in place by d_model^-0.5 when configured). */
   private lmHead(h: number, M: number): Float32Array {
+    const V = this.config.vocabSize;
+    return this.rt.arena.readF32(this.headLogits(h, M), M * V);
+  }
+
+  /** The argmax [M] of each logits row of final hidden states h [M,C], computed in wasm memory. */
+  private headArgmax(h: number, M: number): Int32Array {
+    const { arena, k } = this.rt;
+    const logits = this.headLogits(h, M); // [M,V]
+    const ids = arena.allocI32(M); // [M]
+    k.argmax_rows_f32(ids, logits, M, this.config.vocabSize);
+    return arena.i32(ids, M).slice();
+  }
+
+  /** Logits [M,V] in the arena of final hidden states h [M,C] (scaled in place when configured). */
+  private headLogits(h: number, M: number): number {
     const c = this.config;
     const { arena } = this.rt;
     const C = c.dModel;
-    const V = c.vocabSize;
     if (c.scaleDecoderOutputs) {
       const s = Math.fround(C ** -0.5);
       const hv = arena.f32(h, M * C);
       for (let i = 0; i < hv.length; i++) hv[i] *= s;
     }
-    const logits = arena.allocF32(M * V); // [M,V]
+    const logits = arena.allocF32(M * c.vocabSize); // [M,V]
     this.head.forward(logits, h, M);
-    return arena.readF32(logits, M * V);
+    return logits;
   }
 
   /** x [M,C] += adapter(inp·Wᵀ) (no adapter: one GEMM with the residual fused). */
@@ -1187,6 +1245,73 @@ export class T5Model {
       I,
     );
     arena.reset(mark);
+  }
+
+  /**
+   * out [B,I] = one query per row (q row b at b·qsB) against Tk keys / values (element (b,j,h,d) at
+   * b·ksB + j·ksT + h·D + d), scale 1; bias by key distance [H, biasStride] and key mask [B, maskStride]
+   * i32 optional.
+   */
+  private attentionDecode(
+    out: number,
+    q: number,
+    kp: number,
+    vp: number,
+    B: number,
+    Tk: number,
+    qsB: number,
+    ksB: number,
+    ksT: number,
+    o: { bias?: number; biasStride?: number; mask?: number; maskStride?: number },
+  ): void {
+    const { arena, k } = this.rt;
+    const H = this.config.numHeads;
+    const D = this.config.dKv;
+    const mark = arena.mark();
+    const scratch = arena.alloc(k.attention_decode_scratch_size(H, Tk)); // scores [H,Tk], bias and mask rows
+    k.attention_decode_f32(
+      out,
+      scratch,
+      q,
+      kp,
+      vp,
+      o.bias ?? 0,
+      o.mask ?? 0,
+      B,
+      H,
+      Tk,
+      D,
+      1,
+      qsB,
+      ksB,
+      ksT,
+      ksB,
+      ksT,
+      H * D,
+      o.biasStride ?? 0,
+      o.maskStride ?? 0,
+    );
+    arena.reset(mark);
+  }
+
+  /**
+   * [H, S] self-attention bias of the decoder by key distance n = query position − key position
+   * (T5's relative position −n), for one-query decoding against a cache of S positions.
+   */
+  private distanceBias(S: number, bidirectional: boolean): Float32Array {
+    const c = this.config;
+    const H = c.numHeads;
+    const out = new Float32Array(H * S); // [H,S]
+    for (let n = 0; n < S; n++) {
+      const bucket = relativePositionBucket(
+        -n,
+        bidirectional,
+        c.relativeAttentionNumBuckets,
+        c.relativeAttentionMaxDistance,
+      );
+      for (let h = 0; h < H; h++) out[h * S + n] = this.decRelBias[bucket * H + h];
+    }
+    return out;
   }
 
   private allocFeedForward(M: number): { wi: number; act: number } {
