@@ -50,6 +50,18 @@ export interface TensorInput {
   data: ArrayBufferView;
 }
 
+/**
+ * Random-access bytes of a file that is not held in memory (e.g. a file on disk, read where needed:
+ * fileSource in src/models/checkpoint-node.ts). SafetensorsFile.open reads the header from it, then
+ * each tensor when asked, straight into the caller's buffer (wasm memory, when a model loads).
+ */
+export interface ByteSource {
+  /** Total size in bytes. */
+  readonly byteLength: number;
+  /** Fills all of `dst` with the bytes at [position, position + dst.length); throws when it cannot. */
+  read(dst: Uint8Array, position: number): void;
+}
+
 type Json = unknown;
 
 function isDType(x: unknown): x is DType {
@@ -107,9 +119,96 @@ function compareCodePoints(a: string, b: string): number {
   return ca.length - cb.length;
 }
 
+/**
+ * Parses and validates a header: `size` is the file's length, `read(dst, at)` fills dst with the bytes
+ * at `at`. Returns the tensors in data layout order (absolute offsets) and the metadata.
+ */
+function parseHeader(
+  size: number,
+  read: (dst: Uint8Array, at: number) => void,
+  fileName: string,
+): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
+  const fail: (message: string, tensor?: string, cause?: unknown) => never = (message, tensor, cause) => {
+    throw new SafetensorsError(fileName, message, tensor, cause === undefined ? undefined : { cause });
+  };
+  if (size < 8) fail(`file is ${size} bytes, shorter than the 8-byte header length prefix`);
+  const prefix = new Uint8Array(8);
+  read(prefix, 0);
+  const headerLen = new DataView(prefix.buffer).getBigUint64(0, true);
+  if (headerLen > BigInt(size - 8)) {
+    fail(
+      `header length ${headerLen} runs past the end of the file (${size} bytes): truncated or not safetensors`,
+    );
+  }
+  const dataStart = 8 + Number(headerLen);
+  const headerBytes = new Uint8Array(dataStart - 8);
+  read(headerBytes, 8);
+  let text = "";
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(headerBytes);
+  } catch (e) {
+    fail("header is not valid UTF-8", undefined, e);
+  }
+  let header: Json;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`, undefined, e);
+  }
+  if (!isPlainObject(header)) fail("header must be a JSON object");
+  const head = header; // narrowed to an object by fail()
+
+  const metadata: Record<string, string> = Object.create(null);
+  const meta = head["__metadata__"];
+  if (meta !== undefined) {
+    if (!isPlainObject(meta)) fail("__metadata__ must be an object of string values");
+    for (const [k, v] of Object.entries(meta)) {
+      if (typeof v !== "string")
+        fail(`__metadata__ value for key ${JSON.stringify(k)} must be a string, got ${JSON.stringify(v)}`);
+      metadata[k] = v;
+    }
+  }
+
+  const dataLen = size - dataStart;
+  const tensors = new Map<string, TensorInfo>();
+  for (const [name, entry] of Object.entries(head)) {
+    if (name === "__metadata__") continue;
+    const t = checkEntry(entry);
+    if (typeof t === "string") fail(t, name);
+    tensors.set(name, {
+      name,
+      dtype: t.dtype,
+      shape: t.shape,
+      begin: dataStart + t.begin,
+      end: dataStart + t.end,
+    });
+  }
+
+  const sorted = [...tensors.values()].sort((x, y) => x.begin - y.begin || x.end - y.end); // layout order
+  const last = sorted.reduce<TensorInfo | undefined>((m, t) => (m && m.end >= t.end ? m : t), undefined);
+  if (last && last.end > size) {
+    fail(
+      `file is truncated: data section is ${dataLen} bytes but this tensor ends at ${last.end - dataStart}`,
+      last.name,
+    );
+  }
+  const range = (x: TensorInfo) => `[${x.begin - dataStart}, ${x.end - dataStart})`;
+  let reach: TensorInfo | undefined; // the tensor reaching furthest so far (zero-size tensors overlap nothing)
+  for (const t of sorted) {
+    if (t.begin === t.end) continue;
+    if (reach && t.begin < reach.end) {
+      fail(`data ${range(t)} overlaps tensor ${JSON.stringify(reach.name)} at ${range(reach)}`, t.name);
+    }
+    if (!reach || t.end > reach.end) reach = t;
+  }
+  return { tensors: new Map(sorted.map((t) => [t.name, t])), metadata };
+}
+
 export class SafetensorsFile {
   private constructor(
-    private readonly bytes: Uint8Array,
+    /** The whole file in memory (parse), or undefined when tensors are read from `source` (open). */
+    private readonly bytes: Uint8Array | undefined,
+    private readonly source: ByteSource | undefined,
     readonly fileName: string,
     private readonly tensors: Map<string, TensorInfo>,
     /** The `__metadata__` map ({} when absent). */
@@ -118,77 +217,21 @@ export class SafetensorsFile {
 
   /** Parses and fully validates the header. `bytes` is kept (not copied); `fileName` is only used in errors. */
   static parse(bytes: Uint8Array, fileName = "<memory>"): SafetensorsFile {
-    const fail: (message: string, tensor?: string, cause?: unknown) => never = (message, tensor, cause) => {
-      throw new SafetensorsError(fileName, message, tensor, cause === undefined ? undefined : { cause });
-    };
-    if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length prefix`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const headerLen = view.getBigUint64(0, true);
-    if (headerLen > BigInt(bytes.length - 8)) {
-      fail(
-        `header length ${headerLen} runs past the end of the file (${bytes.length} bytes): truncated or not safetensors`,
-      );
-    }
-    const dataStart = 8 + Number(headerLen);
-    let text = "";
-    try {
-      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, dataStart));
-    } catch (e) {
-      fail("header is not valid UTF-8", undefined, e);
-    }
-    let header: Json;
-    try {
-      header = JSON.parse(text);
-    } catch (e) {
-      fail(`header is not valid JSON (${(e as Error).message})`, undefined, e);
-    }
-    if (!isPlainObject(header)) fail("header must be a JSON object");
-    const head = header; // narrowed to an object by fail()
+    const read = (dst: Uint8Array, at: number) => dst.set(bytes.subarray(at, at + dst.length));
+    const { tensors, metadata } = parseHeader(bytes.length, read, fileName);
+    return new SafetensorsFile(bytes, undefined, fileName, tensors, metadata);
+  }
 
-    const metadata: Record<string, string> = Object.create(null);
-    const meta = head["__metadata__"];
-    if (meta !== undefined) {
-      if (!isPlainObject(meta)) fail("__metadata__ must be an object of string values");
-      for (const [k, v] of Object.entries(meta)) {
-        if (typeof v !== "string")
-          fail(`__metadata__ value for key ${JSON.stringify(k)} must be a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v;
-      }
-    }
-
-    const dataLen = bytes.length - dataStart;
-    const tensors = new Map<string, TensorInfo>();
-    for (const [name, entry] of Object.entries(head)) {
-      if (name === "__metadata__") continue;
-      const t = checkEntry(entry);
-      if (typeof t === "string") fail(t, name);
-      tensors.set(name, {
-        name,
-        dtype: t.dtype,
-        shape: t.shape,
-        begin: dataStart + t.begin,
-        end: dataStart + t.end,
-      });
-    }
-
-    const sorted = [...tensors.values()].sort((x, y) => x.begin - y.begin || x.end - y.end); // layout order
-    const last = sorted.reduce<TensorInfo | undefined>((m, t) => (m && m.end >= t.end ? m : t), undefined);
-    if (last && last.end > bytes.length) {
-      fail(
-        `file is truncated: data section is ${dataLen} bytes but this tensor ends at ${last.end - dataStart}`,
-        last.name,
-      );
-    }
-    const range = (x: TensorInfo) => `[${x.begin - dataStart}, ${x.end - dataStart})`;
-    let reach: TensorInfo | undefined; // the tensor reaching furthest so far (zero-size tensors overlap nothing)
-    for (const t of sorted) {
-      if (t.begin === t.end) continue;
-      if (reach && t.begin < reach.end) {
-        fail(`data ${range(t)} overlaps tensor ${JSON.stringify(reach.name)} at ${range(reach)}`, t.name);
-      }
-      if (!reach || t.end > reach.end) reach = t;
-    }
-    return new SafetensorsFile(bytes, fileName, new Map(sorted.map((t) => [t.name, t])), metadata);
+  /**
+   * Reads and fully validates the header from `source` (the same checks as parse); tensor data stays in
+   * the source and is read when asked for (readInto: straight into the caller's buffer).
+   */
+  static open(source: ByteSource, fileName = "<source>"): SafetensorsFile {
+    const size = source.byteLength;
+    if (!isNonNegInt(size))
+      throw new SafetensorsError(fileName, `byte source has an invalid byteLength ${String(size)}`);
+    const { tensors, metadata } = parseHeader(size, (dst, at) => source.read(dst, at), fileName);
+    return new SafetensorsFile(undefined, source, fileName, tensors, metadata);
   }
 
   /** Tensor names in data layout order. */
@@ -206,34 +249,71 @@ export class SafetensorsFile {
     return { ...t, shape: [...t.shape] };
   }
 
-  /** Zero-copy view of the tensor's bytes. */
+  /** The tensor's bytes: a zero-copy view (parse), or a new array read from the source (open). */
   raw(name: string): Uint8Array {
     const t = this.info(name);
-    return this.bytes.subarray(t.begin, t.end);
+    if (this.bytes) return this.bytes.subarray(t.begin, t.end);
+    const out = new Uint8Array(t.end - t.begin);
+    this.readRange(out, t);
+    return out;
+  }
+
+  /**
+   * Copies the tensor's stored bytes into `dst` (exactly its byte size), e.g. straight into wasm
+   * memory: from the file bytes, or read from the source with no intermediate copy.
+   */
+  readInto(name: string, dst: Uint8Array): void {
+    const t = this.info(name);
+    if (dst.length !== t.end - t.begin)
+      throw new SafetensorsError(
+        this.fileName,
+        `readInto: destination has ${dst.length} bytes, the tensor has ${t.end - t.begin}`,
+        name,
+      );
+    if (this.bytes) dst.set(this.bytes.subarray(t.begin, t.end));
+    else this.readRange(dst, t);
   }
 
   /**
    * F32: zero-copy view when the data is 4-byte aligned in memory, else a copy (do not mutate; `.slice()` it
-   * if you need your own). F16/BF16: a new array, converted exactly (subnormals, ±inf and NaN included).
+   * if you need your own); a new array from a source. F16/BF16: a new array, converted exactly
+   * (subnormals, ±inf and NaN included).
    */
   float32(name: string): Float32Array {
     const t = this.expect(name, ["F32", "F16", "BF16"], "float32");
     if (t.dtype === "F32") return this.typed(t, Float32Array);
-    const b = this.bytes;
     const out = new Float32Array((t.end - t.begin) / 2);
-    const bits = new Uint16Array(out.length);
-    for (let i = 0, p = t.begin; i < bits.length; i++, p += 2) bits[i] = b[p] | (b[p + 1] << 8);
-    if (t.dtype === "F16") float16BitsToFloat32(bits, out);
-    else bfloat16BitsToFloat32(bits, out);
+    this.float32Into(name, out);
     return out;
   }
 
-  /** I8 data; zero-copy view. */
+  /** Writes the tensor as f32 into `dst` (its element count): F32 copied, F16/BF16 converted exactly. */
+  float32Into(name: string, dst: Float32Array): void {
+    const t = this.expect(name, ["F32", "F16", "BF16"], "float32Into");
+    const n = (t.end - t.begin) / DTYPE_BYTES[t.dtype];
+    if (dst.length !== n)
+      throw new SafetensorsError(
+        this.fileName,
+        `float32Into: destination has ${dst.length} values, the tensor has ${n}`,
+        name,
+      );
+    if (t.dtype === "F32") {
+      this.readInto(name, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
+      return;
+    }
+    const b = this.raw(name);
+    const bits = new Uint16Array(n);
+    for (let i = 0, p = 0; i < n; i++, p += 2) bits[i] = b[p] | (b[p + 1] << 8);
+    if (t.dtype === "F16") float16BitsToFloat32(bits, dst);
+    else bfloat16BitsToFloat32(bits, dst);
+  }
+
+  /** I8 data; zero-copy view (a new array from a source). */
   int8(name: string): Int8Array {
     return this.typed(this.expect(name, ["I8"], "int8"), Int8Array);
   }
 
-  /** U8 data; zero-copy view. */
+  /** U8 data; zero-copy view (a new array from a source). */
   uint8(name: string): Uint8Array {
     return this.raw(this.expect(name, ["U8"], "uint8").name);
   }
@@ -282,9 +362,21 @@ export class SafetensorsFile {
   ): T {
     const size = Ctor.BYTES_PER_ELEMENT;
     const length = (t.end - t.begin) / size;
+    if (!this.bytes) return new Ctor(this.raw(t.name).buffer, 0, length);
     const offset = this.bytes.byteOffset + t.begin;
     if (offset % size === 0) return new Ctor(this.bytes.buffer, offset, length);
     return new Ctor(this.bytes.slice(t.begin, t.end).buffer, 0, length);
+  }
+
+  /** Reads the tensor's bytes from the source into dst; a failing source is named in the error. */
+  private readRange(dst: Uint8Array, t: TensorInfo): void {
+    try {
+      this.source!.read(dst, t.begin);
+    } catch (e) {
+      throw new SafetensorsError(this.fileName, `cannot read its data: ${(e as Error).message}`, t.name, {
+        cause: e,
+      });
+    }
   }
 }
 
@@ -351,7 +443,10 @@ export function writeSafetensors(
 }
 
 /** Decodes IEEE binary16 bit patterns into `out` (exact: every half is representable as a float). */
-export function float16BitsToFloat32(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
+export function float16BitsToFloat32(
+  bits: Uint16Array,
+  out: Float32Array = new Float32Array(bits.length),
+): Float32Array {
   const u32 = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < bits.length; i++) {
     const h = bits[i];
@@ -368,7 +463,10 @@ export function float16BitsToFloat32(bits: Uint16Array, out = new Float32Array(b
 }
 
 /** Decodes bfloat16 bit patterns (the top half of a float32) into `out`. */
-export function bfloat16BitsToFloat32(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
+export function bfloat16BitsToFloat32(
+  bits: Uint16Array,
+  out: Float32Array = new Float32Array(bits.length),
+): Float32Array {
   const u32 = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < bits.length; i++) u32[i] = bits[i] << 16;
   return out;

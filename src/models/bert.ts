@@ -113,6 +113,64 @@ export function weightF32(store: TensorStore, name: string): Float32Array {
   return out;
 }
 
+/**
+ * A float tensor as f32 in wasm memory: copied (F16/BF16 converted) straight from the store, or
+ * dequantized when it is our int8 format. Returns its pointer.
+ */
+function placeF32(rt: KernelRuntime, store: TensorStore, name: string): number {
+  const { arena } = rt;
+  if (store.dtype(name) === "I8") return arena.put(weightF32(store, name));
+  const n = store.shape(name).reduce((a, b) => a * b, 1);
+  const ptr = arena.allocF32(n);
+  store.float32Into(name, arena.f32(ptr, n));
+  return ptr;
+}
+
+/**
+ * An upper bound of the bytes loading takes in the arena: every expected tensor the store has, as it
+ * will be placed (packed Linears, int8 or f32 tables, f32 vectors), plus the largest staging area (q|k|v
+ * stacked), so memory grows once instead of once per tensor.
+ */
+function loadBytesBound(
+  rt: KernelRuntime,
+  store: TensorStore,
+  exp: Map<string, number[]>,
+  dtype: WeightDType,
+  c: BertConfig,
+): number {
+  let bytes = 0;
+  let staging = 0;
+  for (const [name, shape] of exp) {
+    if (!store.has(name)) continue;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const stored = store.dtype(name) === "I8" ? "I8" : "float";
+    if (/embeddings\.word_embeddings\.weight$/.test(name)) {
+      bytes += dtype === "int8" ? n + shape[0] * 4 : n * 4;
+      if (dtype === "int8" && stored === "float") staging = Math.max(staging, n * 5);
+    } else if (shape.length === 2 && !name.includes("embeddings.")) {
+      const adapter = name.includes(".adapter."); // f32 Linears in every model
+      const b = Linear.loadBounds(
+        rt,
+        shape[0],
+        shape[1],
+        adapter ? "float" : stored,
+        adapter ? "f32" : dtype,
+      );
+      bytes += b.bytes;
+      staging = Math.max(staging, b.staging);
+    } else bytes += n * 4;
+    bytes += 64;
+  }
+  const C = c.hiddenSize;
+  staging = Math.max(staging, 3 * Linear.loadBounds(rt, C, C, "float", dtype).staging); // q|k|v
+  if (exp.has("cls.predictions.bias") && !store.has("cls.predictions.decoder.weight")) {
+    const b = Linear.loadBounds(rt, c.vocabSize, C, "float", dtype); // decoder tied to the table
+    bytes += b.bytes;
+    staging = Math.max(staging, b.staging);
+  }
+  return bytes + staging + 2 ** 20;
+}
+
 const TASK_HEAD = /^classifier\.([^.]+)\.weight$/;
 
 export class BertModel {
@@ -265,22 +323,23 @@ export class BertModel {
     });
 
     const { arena } = rt;
+    arena.reserve(loadBytesBound(rt, store, exp, dtype, c));
     const start = arena.mark();
     const wordName = `${p}embeddings.word_embeddings.weight`;
-    let wordQ: { q: Int8Array; scales: Float32Array } | undefined;
-    if (dtype === "int8") {
-      wordQ =
-        store.dtype(wordName) === "I8"
-          ? { q: store.int8(wordName), scales: store.float32(`${wordName}_scale`) }
-          : quantizeRows(rt, store.float32(wordName), V, C);
+    if (dtype === "int8" && store.dtype(wordName) === "I8") {
+      this.tok = arena.alloc(V * C); // [V,C] i8, copied straight from the store
+      store.int8Into(wordName, arena.i8(this.tok, V * C));
+      this.tokScales = arena.put(store.float32(`${wordName}_scale`)); // [V]
+    } else if (dtype === "int8") {
+      const wordQ = quantizeRows(rt, store.float32(wordName), V, C);
       this.tok = arena.put(wordQ.q);
       this.tokScales = arena.put(wordQ.scales);
     } else {
-      this.tok = arena.put(weightF32(store, wordName));
+      this.tok = placeF32(rt, store, wordName); // [V,C]
       this.tokScales = 0;
     }
-    this.pos = arena.put(weightF32(store, `${p}embeddings.position_embeddings.weight`));
-    this.seg = arena.put(weightF32(store, `${p}embeddings.token_type_embeddings.weight`));
+    this.pos = placeF32(rt, store, `${p}embeddings.position_embeddings.weight`); // [P,C]
+    this.seg = placeF32(rt, store, `${p}embeddings.token_type_embeddings.weight`); // [S,C]
     const norm = (name: string): Norm => ({
       w: arena.put(store.float32(`${name}.weight`)),
       b: arena.put(store.float32(`${name}.bias`)),

@@ -6,9 +6,48 @@
 import { Epilogue } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
 import { checkQuantized, dequantize, type Int8Scheme, QBLOCK, readQuantized } from "./quantize.ts";
-import type { TensorStore } from "./tensors.ts";
+import { CheckpointError, type TensorStore } from "./tensors.ts";
 
 export type WeightDType = "f32" | "int8";
+
+/**
+ * The side tensors of an int8 weight `name` [N,K] of our format: scales [N] and, in the block scheme,
+ * multipliers [N, ceil(K/8)] within 1…block_mult_max(K), checked as readQuantized and checkQuantized
+ * check them (same messages). The weight itself stays in the store until it is copied into staging.
+ */
+function int8Side(
+  rt: KernelRuntime,
+  store: TensorStore,
+  name: string,
+): { scales: Float32Array; mults?: Int8Array } {
+  const [N, K] = store.shape(name);
+  const scaleName = `${name}_scale`;
+  if (!store.has(scaleName)) throw new CheckpointError(`${name} is int8 but ${scaleName} is missing`);
+  const ss = store.shape(scaleName);
+  if (ss.length !== 1 || ss[0] !== N)
+    throw new CheckpointError(
+      `${scaleName} is [${ss.join(",")}], expected [${N}] (one scale per row of ${name})`,
+    );
+  const scales = store.float32(scaleName);
+  const multName = `${name}_mult`;
+  if (!store.has(multName)) return { scales };
+  const ms = store.shape(multName);
+  const nb = Math.ceil(K / QBLOCK);
+  if (store.dtype(multName) !== "I8" || ms.length !== 2 || ms[0] !== N || ms[1] !== nb)
+    throw new CheckpointError(
+      `${multName} is ${store.dtype(multName)} [${ms.join(",")}], expected I8 [${N},${nb}] (a multiplier per ${QBLOCK} columns of ${name})`,
+    );
+  const mults = store.int8(multName);
+  const mmax = rt.k.block_mult_max(K);
+  for (let i = 0; i < mults.length; i++) {
+    const m = mults[i];
+    if (m < 1 || m > mmax)
+      throw new RangeError(
+        `${name}: block multiplier ${m} (row ${Math.floor(i / nb)}, block ${i % nb}) is outside 1…${mmax} for K=${K}`,
+      );
+  }
+  return { scales, mults };
+}
 
 export class Linear {
   private constructor(
@@ -92,33 +131,31 @@ export class Linear {
     const { arena } = rt;
     const Ns = names.map((n) => store.shape(n)[0]);
     const N = Ns.reduce((a, b) => a + b, 0);
-    const parts = names.map((n) => (store.dtype(n) === "I8" ? readQuantized(store, n) : undefined));
+    names.forEach((n, i) => {
+      const shape = store.shape(n);
+      if (shape.length !== 2 || shape[1] !== K)
+        throw new RangeError(`Linear: ${n} is [${shape.join(",")}], expected [${Ns[i]},${K}]`);
+    });
+    const parts = names.map((n) => (store.dtype(n) === "I8" ? int8Side(rt, store, n) : undefined));
     const blocks = parts.map((p) => p?.mults !== undefined);
     if (!opts.dequantize && parts.every((p) => p) && blocks.every((b) => b === blocks[0])) {
-      parts.forEach((p, i) => {
-        checkQuantized(rt, p!, Ns[i], K, names[i]);
-      });
       const nb = Math.ceil(K / QBLOCK);
       return Linear.stageInt8(rt, N, K, blocks[0], opts.bias, (pq, ps, pm) => {
         let row = 0;
         parts.forEach((p, i) => {
-          arena.i8(pq + row * K, Ns[i] * K).set(p!.q);
+          store.int8Into(names[i], arena.i8(pq + row * K, Ns[i] * K));
           arena.f32(ps + row * 4, Ns[i]).set(p!.scales);
           if (pm) arena.i8(pm + row * nb, Ns[i] * nb).set(p!.mults!);
           row += Ns[i];
         });
       });
     }
-    names.forEach((n, i) => {
-      const shape = store.shape(n);
-      if (shape.length !== 2 || shape[1] !== K)
-        throw new RangeError(`Linear: ${n} is [${shape.join(",")}], expected [${Ns[i]},${K}]`);
-    });
     return Linear.stageF32(rt, N, K, dtype, scheme, opts.bias, (pw) => {
       let row = 0;
       names.forEach((n, i) => {
-        const p = parts[i];
-        arena.f32(pw + row * K * 4, Ns[i] * K).set(p ? dequantize(p, Ns[i], K) : store.float32(n));
+        const dst = arena.f32(pw + row * K * 4, Ns[i] * K);
+        if (parts[i]) dst.set(dequantize(readQuantized(store, n), Ns[i], K));
+        else store.float32Into(n, dst);
         row += Ns[i];
       });
     });
@@ -203,6 +240,31 @@ export class Linear {
   private static putBias(rt: KernelRuntime, bias: Float32Array, N: number): number {
     if (bias.length !== N) throw new RangeError(`Linear: bias has ${bias.length} values, expected ${N}`);
     return rt.arena.put(bias);
+  }
+
+  /**
+   * Upper bounds, for reserving memory before loading: the bytes a Linear [N,K] (with bias) takes in the
+   * arena, and the staging area its loading uses, from a stored I8 weight or a float one.
+   */
+  static loadBounds(
+    rt: KernelRuntime,
+    N: number,
+    K: number,
+    stored: "I8" | "float",
+    dtype: WeightDType,
+  ): { bytes: number; staging: number } {
+    const { k } = rt;
+    const align = 4 * 64; // weights, scales, multipliers, bias: each aligned to 64
+    const bias = N * 4;
+    if (stored === "I8" && dtype === "int8") {
+      const bytes = k.packed_size_i8(N, K) + Math.ceil(N / 8) * 32 + k.packed_size_mults(N, K);
+      return { bytes: bytes + bias + align, staging: N * K + N * 4 + N * Math.ceil(K / QBLOCK) + align };
+    }
+    if (dtype === "int8") {
+      const bytes = k.packed_size_i8(N, K) + Math.ceil(N / 8) * 32 + k.packed_size_mults(N, K);
+      return { bytes: bytes + bias + align, staging: N * K * 5 + N * (4 + Math.ceil(K / QBLOCK)) + align };
+    }
+    return { bytes: k.packed_size_f32(N, K) + bias + align, staging: N * K * 4 + align };
   }
 
   /** True for int8 weights in the block scheme. */
