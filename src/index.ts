@@ -4,6 +4,7 @@
 // src/runtime/node.ts ("edgeformer/node") and src/models/load-node.ts.
 
 export {
+  type ByteSource,
   type DType,
   SafetensorsError,
   SafetensorsFile,

@@ -1,7 +1,11 @@
 // Node entry point for the runtime: reads the built .wasm files shipped in build/ and creates a
-// KernelRuntime (relaxed SIMD where the engine supports it, e.g. Node 22; plain SIMD on Node 20).
+// KernelRuntime (relaxed SIMD where the engine supports it, e.g. Node 22; plain SIMD on Node 20). Also
+// re-exports the Node way to open a checkpoint: openTensors(dir) / fileSource(path), whose tensors a
+// model reads from disk straight into wasm memory.
 import { readFile } from "node:fs/promises";
 import { createRuntime, type KernelRuntime, type RuntimeOptions } from "./load.ts";
+
+export { fileSource, openTensors } from "../models/checkpoint-node.ts";
 
 export const WASM_URL = new URL("../../build/edgeformer.wasm", import.meta.url);
 export const WASM_RELAXED_URL = new URL("../../build/edgeformer-relaxed.wasm", import.meta.url);
