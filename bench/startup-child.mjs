@@ -42,31 +42,39 @@ const seq = spec.ids[0].length;
 const base_mb = statusMiB("VmRSS") ?? process.memoryUsage().rss / 2 ** 20;
 
 /**
- * A file as edgeformer's ByteSource, as fileSource (src/models/checkpoint-node.ts) makes it: each read
- * opens the file, checks it is unchanged, reads at the offset and closes it.
+ * A file as edgeformer's ByteSource, as fileSource (src/models/checkpoint-node.ts) makes it: the first
+ * read opens the file (checking it is unchanged) and a zero-delay timer closes it, so one load opens it
+ * once; reads are preads at the tensor's offset.
  */
 function fileSource(path) {
-  const withFd = (use) => {
-    const fd = openSync(path, "r");
-    try {
-      return use(fd);
-    } finally {
-      closeSync(fd);
+  const first = openSync(path, "r");
+  const { size, mtimeMs } = fstatSync(first);
+  closeSync(first);
+  let held;
+  const fd = () => {
+    if (held !== undefined) return held;
+    const f = openSync(path, "r");
+    const st = fstatSync(f);
+    if (st.size !== size || st.mtimeMs !== mtimeMs) {
+      closeSync(f);
+      throw new Error(`${path} changed on disk`);
     }
+    held = f;
+    setTimeout(() => {
+      held = undefined;
+      closeSync(f);
+    }, 0).unref();
+    return f;
   };
-  const { size, mtimeMs } = withFd((fd) => fstatSync(fd));
   return {
     byteLength: size,
     read(dst, position) {
-      withFd((fd) => {
-        const st = fstatSync(fd);
-        if (st.size !== size || st.mtimeMs !== mtimeMs) throw new Error(`${path} changed on disk`);
-        for (let done = 0; done < dst.length; ) {
-          const n = readSync(fd, dst, done, dst.length - done, position + done);
-          if (n === 0) throw new Error(`${path}: unexpected end of file`);
-          done += n;
-        }
-      });
+      const f = fd();
+      for (let done = 0; done < dst.length; ) {
+        const n = readSync(f, dst, done, dst.length - done, position + done);
+        if (n === 0) throw new Error(`${path}: unexpected end of file`);
+        done += n;
+      }
     },
   };
 }

@@ -72,43 +72,58 @@ export async function openTensors(dir: string, extraFiles: string[] = []): Promi
 }
 
 /**
- * A file on disk as a ByteSource: each read opens it, checks that its size and modification time are
- * those seen here, reads with pread and closes it (no descriptor stays open).
+ * A file on disk as a ByteSource. A read opens the file (checking that its size and modification time
+ * are those seen here) unless it is open already, and reads with pread; the descriptor stays open until
+ * a zero-delay timer closes it, so a model's load, which reads every tensor in one synchronous run,
+ * opens the file once and sees one version of it, and no descriptor is left open.
  */
 export function fileSource(path: string): ByteSource {
-  const withFile = <T>(what: string, use: (fd: number) => T): T => {
-    let fd: number;
+  const open = (what: string): number => {
     try {
-      fd = openSync(path, "r");
+      return openSync(path, "r");
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new CheckpointError(
         `${what} ${path}: ${code === "ENOENT" ? "file not found" : (err as Error).message}`,
       );
     }
-    try {
-      return use(fd);
-    } finally {
-      closeSync(fd);
-    }
   };
-  const { size, mtimeMs } = withFile("weights", (fd) => fstatSync(fd));
+  const first = open("weights");
+  let size: number;
+  let mtimeMs: number;
+  try {
+    ({ size, mtimeMs } = fstatSync(first));
+  } finally {
+    closeSync(first);
+  }
+  let held: number | undefined;
+  const fd = (): number => {
+    if (held !== undefined) return held;
+    const f = open("reading weights from");
+    try {
+      const st = fstatSync(f);
+      if (st.size !== size || st.mtimeMs !== mtimeMs)
+        throw new CheckpointError(`${path} changed on disk after it was opened (size ${size} → ${st.size})`);
+    } catch (err) {
+      closeSync(f);
+      throw err;
+    }
+    held = f;
+    setTimeout(() => {
+      held = undefined;
+      closeSync(f);
+    }, 0).unref();
+    return f;
+  };
   return {
     byteLength: size,
     read(dst: Uint8Array, position: number): void {
-      withFile("reading weights from", (fd) => {
-        const st = fstatSync(fd);
-        if (st.size !== size || st.mtimeMs !== mtimeMs)
-          throw new CheckpointError(
-            `${path} changed on disk after it was opened (size ${size} → ${st.size})`,
-          );
-        for (let done = 0; done < dst.length; ) {
-          const n = readSync(fd, dst, done, dst.length - done, position + done);
-          if (n === 0)
-            throw new CheckpointError(`${path}: unexpected end of file at byte ${position + done}`);
-          done += n;
-        }
-      });
+      const f = fd();
+      for (let done = 0; done < dst.length; ) {
+        const n = readSync(f, dst, done, dst.length - done, position + done);
+        if (n === 0) throw new CheckpointError(`${path}: unexpected end of file at byte ${position + done}`);
+        done += n;
+      }
     },
   };
 }
