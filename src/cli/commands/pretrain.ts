@@ -11,6 +11,7 @@ import {
   num,
   runResult,
   str,
+  TRAINING_OPTIONS,
   testNanStep,
   testStepDelay,
   trainingFlags,
@@ -23,29 +24,36 @@ export const PRETRAIN_SUMMARY = `bert --corpus FILE --out DIR [--config FILE | -
 const s = { type: "string" } as const;
 const flag = { type: "boolean" } as const;
 
-export const PRETRAIN_OPTIONS = {
-  ...T5_RUN_OPTIONS,
-  ...PRETRAIN_T5_OPTIONS,
+/** The flags pretrain bert takes. */
+const BERT_OPTIONS = {
+  ...TRAINING_OPTIONS,
+  out: s,
+  corpus: s,
+  config: s,
+  init: s,
   vocab: s,
+  "vocab-size": s,
   accumulate: s,
   "seq-len": s,
   threads: s,
+  "held-out": s,
   "dupe-factor": s,
   cased: flag,
 };
 
-/** pretrain t5 flags that BERT runs do not take. */
-const T5_ONLY = [
-  "eval-corpus",
-  "objective",
-  "noise-density",
-  "mean-noise-span-length",
-  "input-length",
-  "target-length",
-];
+/** The flags pretrain t5 takes. */
+const T5_OPTIONS = { ...T5_RUN_OPTIONS, ...PRETRAIN_T5_OPTIONS };
 
-/** pretrain bert flags that T5 runs do not take. */
-const BERT_ONLY = ["vocab", "accumulate", "seq-len", "dupe-factor", "cased"];
+/** Every flag of either model (the parser's list); each model refuses the other's, never ignores them. */
+export const PRETRAIN_OPTIONS = { ...T5_OPTIONS, ...BERT_OPTIONS };
+
+/** UsageError for a flag given that `model` does not take (it is the other model's). */
+function refuseOthers(flags: Flags, model: "bert" | "t5", takes: Record<string, unknown>): void {
+  const other = model === "bert" ? "t5" : "bert";
+  for (const [f, v] of Object.entries(flags))
+    if (v !== undefined && !Object.hasOwn(takes, f))
+      throw new UsageError(`--${f} is for pretrain ${other}, not ${model}`);
+}
 
 export async function pretrainCommand(flags: Flags, positionals: string[]): Promise<string> {
   if (positionals.length !== 1 || (positionals[0] !== "bert" && positionals[0] !== "t5"))
@@ -55,12 +63,10 @@ export async function pretrainCommand(flags: Flags, positionals: string[]): Prom
         : `cannot pretrain ${JSON.stringify(positionals.join(" "))} (bert or t5)`,
     );
   if (positionals[0] === "t5") {
-    for (const f of BERT_ONLY)
-      if (flags[f] !== undefined) throw new UsageError(`--${f} is for pretrain bert, not t5`);
+    refuseOthers(flags, "t5", T5_OPTIONS);
     return t5RunCommand("pretrain", flags);
   }
-  for (const f of T5_ONLY)
-    if (flags[f] !== undefined) throw new UsageError(`--${f} is for pretrain t5, not bert`);
+  refuseOthers(flags, "bert", BERT_OPTIONS);
   const out = str(flags, "out", true)!;
   const opts: PretrainOptions = {
     out,
