@@ -120,7 +120,13 @@ export function fileSource(path: string): ByteSource {
     read(dst: Uint8Array, position: number): void {
       const f = fd();
       for (let done = 0; done < dst.length; ) {
-        const n = readSync(f, dst, done, dst.length - done, position + done);
+        let n: number;
+        try {
+          n = readSync(f, dst, done, dst.length - done, position + done);
+        } catch (err) {
+          // e.g. EISDIR, EIO: Node's message does not name the file
+          throw new CheckpointError(`reading weights from ${path}: ${(err as Error).message}`);
+        }
         if (n === 0) throw new CheckpointError(`${path}: unexpected end of file at byte ${position + done}`);
         done += n;
       }

@@ -2,7 +2,7 @@
 // from disk (fileSource / openTensors): the same tensors, metadata and errors as parsing the bytes,
 // readInto / float32Into / int8Into straight into a caller's buffer, and clear errors for corrupt,
 // truncated, changed and missing files and for a failing source.
-import { mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -169,5 +169,16 @@ describe("files on disk (fileSource, openTensors)", async () => {
     );
     await rm(path);
     expect(() => f.float32("f32.odd")).toThrow(/cannot read its data: .*file not found/);
+  });
+
+  it("names the file when reading it fails (a folder where model.safetensors should be)", async () => {
+    const sub = join(dir, "folder");
+    await mkdir(join(sub, "model.safetensors"), { recursive: true });
+    const err = await openTensors(sub).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect(err?.message).toMatch(/reading weights from .*folder\/model\.safetensors: EISDIR/);
   });
 });
