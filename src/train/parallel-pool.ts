@@ -98,46 +98,48 @@ export class TrainerPool<Tr extends PoolTrainer, Init, Job, Result, Opts> {
     const init = kind.describe(trainer);
     const handles: Handle[] = [];
     const ready: Promise<void>[] = [];
-    for (let t = 1; t < threads; t++) {
-      const grads = new SharedArrayBuffer(count * 4);
-      const data: PoolWorkerData = {
-        kind: kind.name,
-        init,
-        relaxed: trainer.rt.relaxed,
-        count,
-        params: paramsSab,
-        grads,
-      };
-      const worker = new Worker(new URL("./parallel-worker.mjs", import.meta.url), { workerData: data });
-      const h: Handle = { worker, slot: new Float32Array(grads), stale: true };
-      handles.push(h);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          const fail = (e: Error) => {
-            h.failed = e;
-            reject(e);
-            h.pending?.reject(e);
-            h.pending = undefined;
-          };
-          worker.on("message", (m: PoolReply) => {
-            if (m.type === "ready") resolve();
-            else if (m.type === "done") {
-              const p = h.pending;
-              h.pending = undefined;
-              p?.resolve(m.results);
-            } else fail(new Error(`training thread ${t}: ${m.message}`));
-          });
-          worker.on("error", (e) => fail(new Error(`training thread ${t}: ${e.message}`)));
-          worker.on("exit", (code) => {
-            if (!h.failed) fail(new Error(`training thread ${t} exited (code ${code})`));
-          });
-        }),
-      );
-    }
     const pool = new TrainerPool(trainer, kind, handles, new Float32Array(paramsSab));
     try {
+      for (let t = 1; t < threads; t++) {
+        const grads = new SharedArrayBuffer(count * 4);
+        const data: PoolWorkerData = {
+          kind: kind.name,
+          init,
+          relaxed: trainer.rt.relaxed,
+          count,
+          params: paramsSab,
+          grads,
+        };
+        // may throw (e.g. a thread that cannot start): the workers started so far are closed below
+        const worker = new Worker(new URL("./parallel-worker.mjs", import.meta.url), { workerData: data });
+        const h: Handle = { worker, slot: new Float32Array(grads), stale: true };
+        handles.push(h);
+        ready.push(
+          new Promise<void>((resolve, reject) => {
+            const fail = (e: Error) => {
+              h.failed = e;
+              reject(e);
+              h.pending?.reject(e);
+              h.pending = undefined;
+            };
+            worker.on("message", (m: PoolReply) => {
+              if (m.type === "ready") resolve();
+              else if (m.type === "done") {
+                const p = h.pending;
+                h.pending = undefined;
+                p?.resolve(m.results);
+              } else fail(new Error(`training thread ${t}: ${m.message}`));
+            });
+            worker.on("error", (e) => fail(new Error(`training thread ${t}: ${e.message}`)));
+            worker.on("exit", (code) => {
+              if (!h.failed) fail(new Error(`training thread ${t} exited (code ${code})`));
+            });
+          }),
+        );
+      }
       await Promise.all(ready);
     } catch (e) {
+      for (const r of ready) r.catch(() => {}); // the others' failures are this one's consequence
       await pool.close();
       throw e;
     }
