@@ -5,15 +5,24 @@
 
 import { Epilogue } from "../runtime/kernels.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
-import { checkQuantized, dequantize, type Int8Scheme, QBLOCK, readQuantized } from "./quantize.ts";
-import { CheckpointError, type TensorStore } from "./tensors.ts";
+import {
+  checkMultRange,
+  checkQuantized,
+  dequantize,
+  type Int8Scheme,
+  QBLOCK,
+  readQuantized,
+  readQuantSides,
+} from "./quantize.ts";
+import type { TensorStore } from "./tensors.ts";
 
 export type WeightDType = "f32" | "int8";
 
 /**
- * The side tensors of an int8 weight `name` [N,K] of our format: scales [N] and, in the block scheme,
- * multipliers [N, ceil(K/8)] within 1…block_mult_max(K), checked as readQuantized and checkQuantized
- * check them (same messages). The weight itself stays in the store until it is copied into staging.
+ * The side tensors of an int8 weight `name` [N,K] of our format (readQuantSides: scales [N] and, in the
+ * block scheme, multipliers [N, ceil(K/8)], shapes checked), with the multipliers checked against
+ * 1…block_mult_max(K) as checkQuantized does. The weight itself stays in the store until it is copied
+ * into staging.
  */
 function int8Side(
   rt: KernelRuntime,
@@ -21,32 +30,9 @@ function int8Side(
   name: string,
 ): { scales: Float32Array; mults?: Int8Array } {
   const [N, K] = store.shape(name);
-  const scaleName = `${name}_scale`;
-  if (!store.has(scaleName)) throw new CheckpointError(`${name} is int8 but ${scaleName} is missing`);
-  const ss = store.shape(scaleName);
-  if (ss.length !== 1 || ss[0] !== N)
-    throw new CheckpointError(
-      `${scaleName} is [${ss.join(",")}], expected [${N}] (one scale per row of ${name})`,
-    );
-  const scales = store.float32(scaleName);
-  const multName = `${name}_mult`;
-  if (!store.has(multName)) return { scales };
-  const ms = store.shape(multName);
-  const nb = Math.ceil(K / QBLOCK);
-  if (store.dtype(multName) !== "I8" || ms.length !== 2 || ms[0] !== N || ms[1] !== nb)
-    throw new CheckpointError(
-      `${multName} is ${store.dtype(multName)} [${ms.join(",")}], expected I8 [${N},${nb}] (a multiplier per ${QBLOCK} columns of ${name})`,
-    );
-  const mults = store.int8(multName);
-  const mmax = rt.k.block_mult_max(K);
-  for (let i = 0; i < mults.length; i++) {
-    const m = mults[i];
-    if (m < 1 || m > mmax)
-      throw new RangeError(
-        `${name}: block multiplier ${m} (row ${Math.floor(i / nb)}, block ${i % nb}) is outside 1…${mmax} for K=${K}`,
-      );
-  }
-  return { scales, mults };
+  const sides = readQuantSides(store, name, N, K);
+  if (sides.mults) checkMultRange(rt, sides.mults, K, name);
+  return sides;
 }
 
 export class Linear {

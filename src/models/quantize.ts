@@ -121,6 +121,21 @@ export function readQuantized(store: TensorStore, name: string): QuantizedWeight
       `${name}: expected a rank-2 I8 tensor, got ${store.dtype(name)} [${shape.join(",")}]`,
     );
   const [N, K] = shape;
+  const sides = readQuantSides(store, name, N, K);
+  return { q: store.int8(name), ...sides };
+}
+
+/**
+ * The side tensors of the int8 weight `name` [N,K] of our format: "_scale" [N] and, in the block
+ * scheme, "_mult" I8 [N, ceil(K/8)]; shapes checked (CheckpointError naming the tensor). The weight
+ * itself is not read (a model may copy it from the store straight into wasm memory).
+ */
+export function readQuantSides(
+  store: TensorStore,
+  name: string,
+  N: number,
+  K: number,
+): { scales: Float32Array; mults?: Int8Array } {
   const scaleName = `${name}_scale`;
   if (!store.has(scaleName)) throw new CheckpointError(`${name} is int8 but ${scaleName} is missing`);
   const ss = store.shape(scaleName);
@@ -128,18 +143,16 @@ export function readQuantized(store: TensorStore, name: string): QuantizedWeight
     throw new CheckpointError(
       `${scaleName} is [${ss.join(",")}], expected [${N}] (one scale per row of ${name})`,
     );
-  const out: QuantizedWeight = { q: store.int8(name), scales: store.float32(scaleName) };
+  const scales = store.float32(scaleName);
   const multName = `${name}_mult`;
-  if (store.has(multName)) {
-    const ms = store.shape(multName);
-    const nb = Math.ceil(K / QBLOCK);
-    if (store.dtype(multName) !== "I8" || ms.length !== 2 || ms[0] !== N || ms[1] !== nb)
-      throw new CheckpointError(
-        `${multName} is ${store.dtype(multName)} [${ms.join(",")}], expected I8 [${N},${nb}] (a multiplier per ${QBLOCK} columns of ${name})`,
-      );
-    out.mults = store.int8(multName);
-  }
-  return out;
+  if (!store.has(multName)) return { scales };
+  const ms = store.shape(multName);
+  const nb = Math.ceil(K / QBLOCK);
+  if (store.dtype(multName) !== "I8" || ms.length !== 2 || ms[0] !== N || ms[1] !== nb)
+    throw new CheckpointError(
+      `${multName} is ${store.dtype(multName)} [${ms.join(",")}], expected I8 [${N},${nb}] (a multiplier per ${QBLOCK} columns of ${name})`,
+    );
+  return { scales, mults: store.int8(multName) };
 }
 
 /**
@@ -159,9 +172,15 @@ export function checkQuantized(
   const nb = Math.ceil(K / QBLOCK);
   if (w.mults.length !== N * nb)
     throw new RangeError(`${what}: ${w.mults.length} multipliers, expected ${N}×${nb}`);
+  checkMultRange(rt, w.mults, K, what);
+}
+
+/** Throws a RangeError (naming `what`, the row and block) unless every multiplier [N, ceil(K/8)] is in 1…block_mult_max(K). */
+export function checkMultRange(rt: KernelRuntime, mults: Int8Array, K: number, what: string): void {
+  const nb = Math.ceil(K / QBLOCK);
   const mmax = rt.k.block_mult_max(K);
-  for (let i = 0; i < w.mults.length; i++) {
-    const m = w.mults[i];
+  for (let i = 0; i < mults.length; i++) {
+    const m = mults[i];
     if (m < 1 || m > mmax)
       throw new RangeError(
         `${what}: block multiplier ${m} (row ${Math.floor(i / nb)}, block ${i % nb}) is outside 1…${mmax} for K=${K}`,
