@@ -194,7 +194,11 @@ export function* streamTokens(
     let cur = c.decoderStartTokenId;
     history.push(cur);
     for (let step = 0; step < o.maxNewTokens; step++) {
-      const next = pick(model.step(state, new Int32Array([cur])));
+      // greedy without processors: the argmax in wasm memory (no 4·V-byte logits copy per token)
+      const next =
+        !o.doSample && !processed
+          ? model.stepArgmax(state, new Int32Array([cur]))[0]
+          : pick(model.step(state, new Int32Array([cur])));
       ids.push(next);
       history.push(next);
       const special = eos.has(next);
