@@ -1,6 +1,7 @@
-// One JavaScript file of edgeformer's public API (src/index.ts, bundled by esbuild, which tsx brings
-// along) for the benchmarks' child processes (startup-child.mjs, e2e-child.mjs): they import it the way
-// a deployed app imports its bundle, so their cold start does not include compiling TypeScript.
+// One JavaScript file of edgeformer's public API (src/index.ts plus the Node file loader fileSource /
+// openTensors of `edgeformer/node`, bundled by esbuild, which tsx brings along) for the benchmarks'
+// child processes (startup-child.mjs, e2e-child.mjs): they import it the way a deployed Node app
+// imports its bundle, so their cold start does not include compiling TypeScript.
 // Written to bench/.cache/edgeformer.bundle.mjs on every call (esbuild takes well under a second).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -18,10 +19,18 @@ export async function bundleEdgeformer(): Promise<string> {
   }
   mkdirSync(PERF_CACHE_DIR, { recursive: true });
   await esbuild.build({
-    entryPoints: [fileURLToPath(new URL("../src/index.ts", import.meta.url))],
+    stdin: {
+      contents: [
+        'export * from "./src/index.ts";',
+        'export { fileSource, openTensors } from "./src/models/checkpoint-node.ts";',
+      ].join("\n"),
+      resolveDir: fileURLToPath(new URL("..", import.meta.url)),
+      sourcefile: "edgeformer-bench-entry.ts",
+      loader: "ts",
+    },
     bundle: true,
     format: "esm",
-    platform: "neutral",
+    platform: "node",
     target: "es2022",
     minify: true,
     outfile: BUNDLE_PATH,

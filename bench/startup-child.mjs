@@ -15,7 +15,7 @@
 // onnxruntime gets the graph and its data as bytes, as its API takes them. Peak memory
 // is the process's high-water resident set (VmHWM, or getrusage's maxrss where /proc is missing);
 // base_mb is the resident set before the import (Node itself).
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
@@ -41,44 +41,6 @@ const batch = spec.ids.length;
 const seq = spec.ids[0].length;
 const base_mb = statusMiB("VmRSS") ?? process.memoryUsage().rss / 2 ** 20;
 
-/**
- * A file as edgeformer's ByteSource, as fileSource (src/models/checkpoint-node.ts) makes it: the first
- * read opens the file (checking it is unchanged) and a zero-delay timer closes it, so one load opens it
- * once; reads are preads at the tensor's offset.
- */
-function fileSource(path) {
-  const first = openSync(path, "r");
-  const { size, mtimeMs } = fstatSync(first);
-  closeSync(first);
-  let held;
-  const fd = () => {
-    if (held !== undefined) return held;
-    const f = openSync(path, "r");
-    const st = fstatSync(f);
-    if (st.size !== size || st.mtimeMs !== mtimeMs) {
-      closeSync(f);
-      throw new Error(`${path} changed on disk`);
-    }
-    held = f;
-    setTimeout(() => {
-      held = undefined;
-      closeSync(f);
-    }, 0).unref();
-    return f;
-  };
-  return {
-    byteLength: size,
-    read(dst, position) {
-      const f = fd();
-      for (let done = 0; done < dst.length; ) {
-        const n = readSync(f, dst, done, dst.length - done, position + done);
-        if (n === 0) throw new Error(`${path}: unexpected end of file`);
-        done += n;
-      }
-    },
-  };
-}
-
 async function ours(relaxed) {
   const t0 = performance.now();
   const ef = await import(pathToFileURL(spec.ours.bundle).href);
@@ -89,7 +51,7 @@ async function ours(relaxed) {
   if (relaxed && !rt.relaxed) throw new Error("relaxed SIMD did not validate on this engine");
   const t1 = performance.now();
   const config = ef.bertConfigFromJson(JSON.parse(readFileSync(join(spec.ours.dir, "config.json"), "utf8")));
-  const source = fileSource(join(spec.ours.dir, "model.safetensors"));
+  const source = ef.fileSource(join(spec.ours.dir, "model.safetensors"));
   const store = ef.TensorStore.fromSources([{ source, name: "model.safetensors" }]);
   const model = new ef.BertModel(rt, config, store, { dtype: spec.dtype });
   const t2 = performance.now();
