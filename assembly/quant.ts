@@ -142,21 +142,30 @@ export function quantize_rows_i16(xq: usize, xs: usize, x: usize, M: i32, K: i32
   for (let m = 0; m < M; m++) {
     const row = x + ((<usize>m * K) << 2);
     const qrow = xq + ((<usize>m * K2) << 1);
-    let vmax = f32x4.splat(0);
+    // max |x| on the bit patterns: for floats without sign, integer order is float order, with NaN above
+    // ∞ (so a NaN still wins); one pmaxsd per step, where f32x4.max is a long sequence on x86 and the
+    // loop-carried chain made this pass latency-bound
+    let vmax = i32x4.splat(0);
+    const absMask = i32x4.splat(0x7fffffff);
     let k = 0;
-    for (; k + 4 <= K; k += 4) vmax = f32x4.max(vmax, f32x4.abs(v128.load(row + (<usize>k << 2))));
-    let amax = Mathf.max(
-      Mathf.max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
-      Mathf.max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)),
+    for (; k + 4 <= K; k += 4) vmax = i32x4.max_s(vmax, v128.and(v128.load(row + (<usize>k << 2)), absMask));
+    let amax = reinterpret<f32>(
+      max(max(i32x4.extract_lane(vmax, 0), i32x4.extract_lane(vmax, 1)), max(i32x4.extract_lane(vmax, 2), i32x4.extract_lane(vmax, 3))),
     );
     for (; k < K; k++) amax = Mathf.max(amax, Mathf.abs(load<f32>(row + (<usize>k << 2))));
     const inv: f32 = amax > 0 ? qmax / amax : 0;
     store<f32>(xs + (<usize>m << 2), amax / qmax);
     const vinv = f32x4.splat(inv);
+    // round to the nearest integer (ties to even, as f32x4.nearest) by adding 1.5·2²³: |x·inv| ≤ qmax <
+    // 2²², so the sum's bits minus the constant's bits are that integer; no float → int conversion
+    // (trunc_sat is a long instruction sequence on x86). A row holding NaN or ±∞ has scale NaN or ∞
+    // (xs above), which makes every output of the row non-finite whatever these lanes hold.
+    const magic = f32x4.splat(12582912.0); // 1.5·2²³
+    const magicBits = i32x4.splat(0x4b400000);
     k = 0;
     for (; k + 8 <= K; k += 8) {
-      const q0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(row + (<usize>k << 2)), vinv)));
-      const q1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(row + (<usize>k << 2), 16), vinv)));
+      const q0 = i32x4.sub(f32x4.add(f32x4.mul(v128.load(row + (<usize>k << 2)), vinv), magic), magicBits);
+      const q1 = i32x4.sub(f32x4.add(f32x4.mul(v128.load(row + (<usize>k << 2), 16), vinv), magic), magicBits);
       v128.store(qrow + (<usize>k << 1), i16x8.narrow_i32x4_s(q0, q1));
     }
     for (; k < K; k++) store<i16>(qrow + (<usize>k << 1), <i16>(<i32>nearest<f32>(load<f32>(row + (<usize>k << 2)) * inv)));
