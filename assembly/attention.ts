@@ -81,7 +81,7 @@ export const MASK_PREFIX: i32 = 2;
     if (brow) s = f32x4.add(s, v128.load(brow + o));
     if (addMask) s = f32x4.add(s, v128.load(addMask + o));
     v128.store(row + o, s);
-    vmx = f32x4.max(vmx, s);
+    vmx = f32x4.pmax(vmx, s); // one maxps (f32x4.max is a long sequence on x86); a NaN score still ends NaN
   }
   let mx = Mathf.max(Mathf.max(f32x4.extract_lane(vmx, 0), f32x4.extract_lane(vmx, 1)), Mathf.max(f32x4.extract_lane(vmx, 2), f32x4.extract_lane(vmx, 3)));
   for (; j < end; j++) {
