@@ -129,6 +129,21 @@ export const MASK_PREFIX: i32 = 2;
   }
 }
 
+/**
+ * Stores the 4×4 transpose of rows r0…r3 (4 keys × 4 dims) as 4 vectors 32 bytes apart: at + 32·i holds
+ * dim i of the 4 keys (one half of a packed 8-key panel row).
+ */
+@inline function transposeStore4(at: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5); // r0[0] r1[0] r0[1] r1[1]
+  const t1 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5); // r2[0] r3[0] r2[1] r3[1]
+  const t2 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  v128.store(at, v128.shuffle<i64>(t0, t1, 0, 2));
+  v128.store(at + 32, v128.shuffle<i64>(t0, t1, 1, 3));
+  v128.store(at + 64, v128.shuffle<i64>(t2, t3, 0, 2));
+  v128.store(at + 96, v128.shuffle<i64>(t2, t3, 1, 3));
+}
+
 /** Queries from this many rows up use the two-GEMM path (packing K and V pays off). */
 const GEMM_MIN_TQ: i32 = 4;
 
@@ -171,8 +186,21 @@ export function attention_f32(
   for (let b = 0; b < B; b++) {
     if (addMask) fillAddMask(addMask, keyMask, b, Tk);
     for (let h = 0; h < H; h++) {
-      // pack K_h as GEMM weights W[N = Tk][K = D]
-      for (let p = 0; p < ceil8(Tk) >> 3; p++) {
+      // pack K_h as GEMM weights W[N = Tk][K = D]: full panels of 8 keys by 4×4 transposes (D % 4 == 0),
+      // the rest element by element
+      const fullK = (D & 3) == 0 ? Tk >> 3 : 0;
+      for (let p = 0; p < fullK; p++) {
+        const src = k + ((<usize>b * ksB + <usize>(p << 3) * ksT + <usize>h * D) << 2);
+        const rs = <usize>ksT << 2; // bytes between keys
+        const dst = kp + ((<usize>p * D) << 5);
+        for (let d = 0; d < D; d += 4) {
+          const o = <usize>d << 2;
+          const at = dst + (<usize>d << 5);
+          transposeStore4(at, v128.load(src + o), v128.load(src + rs + o), v128.load(src + 2 * rs + o), v128.load(src + 3 * rs + o));
+          transposeStore4(at + 16, v128.load(src + 4 * rs + o), v128.load(src + 5 * rs + o), v128.load(src + 6 * rs + o), v128.load(src + 7 * rs + o));
+        }
+      }
+      for (let p = fullK; p < ceil8(Tk) >> 3; p++) {
         for (let jj = 0; jj < 8; jj++) {
           const j = (p << 3) + jj;
           const src = k + ((<usize>b * ksB + <usize>j * ksT + <usize>h * D) << 2);
@@ -192,7 +220,16 @@ export function attention_f32(
         softmaxRow(S + ((<usize>i * Tk) << 2), Tk, visibleEnd(Tk, i + Tk - Tq, maskKind, prefixLen), scale, brow, addMask);
       }
       // pack V_h as GEMM weights W[N = D][K = Tk]: panel p holds columns d = 8p..8p+7 of V rows
-      for (let p = 0; p < ceil8(D) >> 3; p++) {
+      for (let p = 0; p < D >> 3; p++) {
+        // full panels: 8 consecutive values of each row
+        for (let j = 0; j < Tk; j++) {
+          const src = v + ((<usize>b * vsB + <usize>j * vsT + <usize>h * D + (<usize>p << 3)) << 2);
+          const dst = vp + ((((<usize>p * Tk + j) << 3)) << 2);
+          v128.store(dst, v128.load(src));
+          v128.store(dst, v128.load(src, 16), 16);
+        }
+      }
+      for (let p = D >> 3; p < ceil8(D) >> 3; p++) {
         for (let j = 0; j < Tk; j++) {
           const src = v + ((<usize>b * vsB + <usize>j * vsT + <usize>h * D) << 2);
           const dst = vp + ((((<usize>p * Tk + j) << 3)) << 2);

@@ -143,6 +143,9 @@ describe.each(BUILDS)("%s build", (buildName) => {
     { B: 2, H: 1, Tq: 3, Tk: 10, D: 5, kind: MaskKind.none, prefix: 0, pad: true, bias: false },
     { B: 2, H: 4, Tq: 13, Tk: 13, D: 64, kind: MaskKind.prefix, prefix: 4, pad: true, bias: true },
     { B: 1, H: 2, Tq: 6, Tk: 17, D: 9, kind: MaskKind.prefix, prefix: 2, pad: false, bias: false },
+    // GEMM path's vector packing: K panels by 4×4 transposes (D % 4 = 0) with a partial last panel, V's
+    // full 8-column panels plus a partial one (D % 8 ≠ 0)
+    { B: 2, H: 3, Tq: 21, Tk: 21, D: 12, kind: MaskKind.none, prefix: 0, pad: true, bias: false },
   ])("attention $Tq×$Tk D=$D kind=$kind prefix=$prefix pad=$pad bias=$bias equals the reference", (c) => {
     const { arena, k } = rt();
     const { B, H, Tq, Tk, D } = c;
