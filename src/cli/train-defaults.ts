@@ -147,21 +147,27 @@ train("runs/t5-wordnet", [
   "--T",
   "2",
   "--steps",
-  "1600",
+  "4000",
   "--batch",
   "48",
   "--micro-batch",
   "12",
   "--lr",
-  "1e-3",
+  "1e-2",
+  "--lr-scale",
+  "rms",
+  "--loss-weighting",
+  "example",
   "--warmup",
   "100",
   "--eval-every",
-  "200",
+  "250",
   "--save-every",
-  "200",
+  "100",
   "--eval-examples",
-  "200",
+  "100",
+  "--threads",
+  "2",
 ]);
 
 run(["quantize", "runs/bert-wordnet-2", "models/bert-wordnet"]);
@@ -182,25 +188,32 @@ const curves: [string, string][] = [
   ["runs/t5-wordnet/metrics.jsonl", "models/t5-wordnet/metrics.jsonl"],
 ];
 for (const [from, to] of curves) copyFileSync(from, to);
-const evaluation = run(
-  [
-    "evaluate",
-    "--model",
-    "models/t5-wordnet",
-    "--dtype",
-    "int8",
-    "--tasks",
-    `${W}/heldout/tasks.json`,
-    "--train-tasks",
-    `${W}/train/tasks.json`,
-    "--limit",
-    "300",
-    "--samples",
-    "4",
-  ],
-  { capture: true },
-);
-writeFileSync("models/t5-wordnet/eval.json", evaluation);
+// Held-out T5 evaluation: plain greedy (eval.json), and greedy never repeating a 3-gram (eval-no-repeat.json)
+for (const [file, extra] of [
+  ["eval.json", []],
+  ["eval-no-repeat.json", ["--no-repeat-ngram-size", "3"]],
+] as const) {
+  const evaluation = run(
+    [
+      "evaluate",
+      "--model",
+      "models/t5-wordnet",
+      "--dtype",
+      "int8",
+      "--tasks",
+      `${W}/heldout/tasks.json`,
+      "--train-tasks",
+      `${W}/train/tasks.json`,
+      "--limit",
+      "300",
+      "--samples",
+      "4",
+      ...extra,
+    ],
+    { capture: true },
+  );
+  writeFileSync(join("models/t5-wordnet", file), evaluation);
+}
 process.stderr.write(
   "\ntrain:defaults: done — models/bert-wordnet, models/bert-wordnet-pos, models/t5-wordnet\n",
 );
