@@ -4,7 +4,7 @@
 // rate), the part-of-speech adapter on top of it, T5 span-corruption pretraining, T5 multi-task training
 // with temperature mixing, then int8 quantization into models/ and the held-out T5 evaluation
 // (models/t5-wordnet/eval.json). A step whose run folder already finished is resumed (a no-op), so an
-// interrupted reproduction continues where it stopped. About 3 hours on the 2-core development machine.
+// interrupted reproduction continues where it stopped. About 4 hours on the 2-core development machine.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
