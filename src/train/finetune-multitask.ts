@@ -19,40 +19,39 @@
 import { join } from "node:path";
 import { hideTensors } from "../models/adapters.ts";
 import { bertConfigFromJson } from "../models/bert-config.ts";
-import { readTensors } from "../models/checkpoint-node.ts";
-import type { TensorStore } from "../models/tensors.ts";
 import { loadRuntime } from "../runtime/node.ts";
-import { loadTokenizerDir } from "../tokenizers/node.ts";
-import type { Tokenizer } from "../tokenizers/types.ts";
 import { BertTrainer, classifierHeadPrefix } from "./bert-train.ts";
-import { optimizerTensors } from "./checkpoint.ts";
 import { deriveSeed } from "./data/index.ts";
 import {
   DEFAULT_LR,
   FINETUNE_DEFAULTS,
   FINETUNE_STRATEGIES,
-  type FinetuneStrategy,
   StrategyMask,
   tokenizerFiles,
   writeOutput,
 } from "./finetune.ts";
+import {
+  checkInt,
+  checkLr,
+  checkOptimizerSettings,
+  checkSameData,
+  checkStrategy,
+  type FinetuneCommonSettings,
+  FinetuneLoop,
+  type FinetuneRunResult,
+  finishSettings,
+  loadBaseTokenizer,
+  loadStartWeights,
+  resultTail,
+} from "./finetune-loop.ts";
 import { type MultitaskTask, planStep, prepareTasks, type StepGroup } from "./finetune-multitask-data.ts";
 import { type BertClassifyExample, bertAdapterTrains, collateClassify } from "./finetune-tasks.ts";
-import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
+import { type CurveSpec, MetricsLog } from "./metrics.ts";
 import type { AdamWOptions } from "./params.ts";
-import { formatDuration, Progress } from "./progress.ts";
+import { Progress } from "./progress.ts";
 import { PretrainSettingsError, readJson } from "./run-files.ts";
-import {
-  due,
-  keepFixed,
-  optimizerOf,
-  RunFolder,
-  type RunOptions,
-  stepLine,
-  stopped,
-  TokenRate,
-} from "./run-loop.ts";
-import { learningRate, type ScheduleKind } from "./schedule.ts";
+import { keepFixed, optimizerOf, RunFolder, type RunOptions } from "./run-loop.ts";
+import { learningRate } from "./schedule.ts";
 import { type MixingStrategy, MixtureSampler, type MixtureState } from "./t5data/mixing.ts";
 import { loadClassificationTasksFile } from "./t5data/node.ts";
 import type { UnfreezeArch } from "./unfreeze.ts";
@@ -60,9 +59,7 @@ import type { UnfreezeArch } from "./unfreeze.ts";
 export const MIXING_STRATEGIES: readonly MixingStrategy[] = ["proportional", "temperature", "equal"];
 
 /** Settings of a multi-task run: saved in trainer_state.json and reused by resume. */
-export interface MultitaskSettings {
-  /** Base model folder (BERT). */
-  model: string;
+export interface MultitaskSettings extends FinetuneCommonSettings {
   /** tasks.json of training tasks. */
   tasks: string;
   /** tasks.json of held-out tasks (names among the training tasks). */
@@ -72,26 +69,6 @@ export interface MultitaskSettings {
   limit: number;
   /** T of temperature mixing. */
   temperature: number;
-  strategy: FinetuneStrategy;
-  unfreezeEvery: number;
-  bottleneck: number;
-  steps: number;
-  /** Examples per step (drawn by the sampler, all tasks together). */
-  batch: number;
-  lr: number;
-  warmup: number;
-  schedule: ScheduleKind;
-  /** Tokens per example ([CLS]/[SEP] included). */
-  seqLen: number;
-  seed: number;
-  evalEvery: number;
-  saveEvery: number;
-  logEvery: number;
-  maxGradNorm: number;
-  weightDecay: number;
-  /** Cap on held-out examples per task (a seeded sample when the file has more). */
-  evalExamples: number;
-  keep: number;
 }
 
 /** Settings that define the data or the model: a resumed run must keep them. */
@@ -140,15 +117,9 @@ export interface MultitaskEval extends TaskEval {
   tasks: Record<string, TaskEval>;
 }
 
-export interface MultitaskResult {
-  out: string;
+export interface MultitaskResult extends FinetuneRunResult<MultitaskEval> {
   model_type: "bert";
-  strategy: FinetuneStrategy;
   mixing: MixingStrategy;
-  steps: number;
-  resumed_from?: number;
-  loss?: number;
-  eval?: MultitaskEval;
   /** Mixing rate of each task. */
   rates: Record<string, number>;
   /** Training examples of each task (after the cap). */
@@ -158,12 +129,6 @@ export interface MultitaskResult {
   drawn: Record<string, number>;
   /** Labels of each task (class index order). */
   labels: Record<string, string[]>;
-  parameters: number;
-  trainable_parameters: number;
-  output: "model" | "adapter";
-  files: string[];
-  checkpoint: string;
-  seconds: number;
 }
 
 const SEED_INIT = 1;
@@ -172,29 +137,19 @@ const SEED_ADAPTERS = 4;
 const SEED_MIX = 5;
 
 function checkSettings(s: MultitaskSettings): void {
-  const int = (k: keyof MultitaskSettings, min: number) => {
-    const v = s[k] as number;
-    if (!(Number.isInteger(v) && v >= min))
-      throw new PretrainSettingsError(`${k} must be an integer ≥ ${min}, got ${v}`);
-  };
-  for (const k of ["steps", "batch", "logEvery", "keep", "bottleneck"] as const) int(k, 1);
-  for (const k of ["warmup", "evalEvery", "saveEvery", "unfreezeEvery", "evalExamples"] as const) int(k, 0);
+  for (const k of ["steps", "batch", "logEvery", "keep", "bottleneck"] as const) checkInt(s, k, 1);
+  for (const k of ["warmup", "evalEvery", "saveEvery", "unfreezeEvery", "evalExamples"] as const)
+    checkInt(s, k, 0);
   if (!(s.limit >= 0 && Number.isFinite(s.limit)))
     throw new PretrainSettingsError(`limit (K) must be a number ≥ 0 (0: no limit), got ${s.limit}`);
-  int("seqLen", 4);
-  if (!FINETUNE_STRATEGIES.includes(s.strategy))
-    throw new PretrainSettingsError(
-      `strategy must be one of ${FINETUNE_STRATEGIES.join(", ")}, got ${s.strategy}`,
-    );
+  checkInt(s, "seqLen", 4);
+  checkStrategy(s, FINETUNE_STRATEGIES);
   if (!MIXING_STRATEGIES.includes(s.mixing))
     throw new PretrainSettingsError(`mixing must be one of ${MIXING_STRATEGIES.join(", ")}, got ${s.mixing}`);
   if (!(s.temperature > 0 && Number.isFinite(s.temperature)))
     throw new PretrainSettingsError(`temperature must be a positive number, got ${s.temperature}`);
-  if (!(s.lr > 0)) throw new PretrainSettingsError(`lr must be > 0, got ${s.lr}`);
-  if (!(s.maxGradNorm >= 0)) throw new PretrainSettingsError(`maxGradNorm must be ≥ 0, got ${s.maxGradNorm}`);
-  if (!(s.weightDecay >= 0)) throw new PretrainSettingsError(`weightDecay must be ≥ 0, got ${s.weightDecay}`);
-  if (s.schedule !== "linear" && s.schedule !== "cosine")
-    throw new PretrainSettingsError(`schedule must be linear or cosine, got ${s.schedule}`);
+  checkLr(s);
+  checkOptimizerSettings(s);
 }
 
 /**
@@ -223,14 +178,13 @@ function resolveSettings(
     ...saved,
     ...explicit,
   } as MultitaskSettings;
-  if (s.model === undefined) throw new PretrainSettingsError("a base model folder is required (--model DIR)");
-  if (s.tasks === undefined) throw new PretrainSettingsError("a tasks file is required (--tasks tasks.json)");
-  if (s.strategy === undefined)
-    throw new PretrainSettingsError("a strategy is required (--strategy full|unfreeze|adapters)");
-  if (!saved && explicit.lr === undefined) s.lr = DEFAULT_LR[s.strategy] ?? 0;
-  s.warmup ??= -1; // set once the step count is known
-  checkSettings({ ...s, warmup: Math.max(0, s.warmup) });
-  return s;
+  const newRunLr = !saved && explicit.lr === undefined ? (DEFAULT_LR[s.strategy] ?? 0) : undefined;
+  return finishSettings(
+    s,
+    ["tasks", "a tasks file is required (--tasks tasks.json)"],
+    newRunLr,
+    checkSettings,
+  );
 }
 
 /** tasks.json's own mixing settings, if it has them (read before the settings are resolved). */
@@ -331,12 +285,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
     throw new PretrainSettingsError(
       `--model ${settings.model}: multi-task fine-tuning with one head per task is for BERT (model_type ${JSON.stringify(baseConfig.model_type)}); train T5 on tasks with \`edgeformer train --tasks\``,
     );
-  let tokenizer: Tokenizer;
-  try {
-    tokenizer = await loadTokenizerDir(settings.model);
-  } catch (e) {
-    throw new PretrainSettingsError(`--model ${settings.model}: ${(e as Error).message}`);
-  }
+  const tokenizer = await loadBaseTokenizer(settings.model);
   const tokFiles = await tokenizerFiles(settings.model);
   let tasks: MultitaskTask[];
   try {
@@ -355,14 +304,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
     throw e instanceof PretrainSettingsError ? e : new PretrainSettingsError((e as Error).message);
   }
   const rt = opts.runtime ?? (await loadRuntime());
-  let weights: TensorStore;
-  if (latest) weights = await readTensors(latest.dir);
-  else
-    try {
-      weights = await readTensors(settings.model);
-    } catch (e) {
-      throw new PretrainSettingsError(`--model ${settings.model}: ${(e as Error).message}`);
-    }
+  const weights = await loadStartWeights(settings.model, latest);
 
   // ---- config and trainer ----
   const maps = (labels: string[]) => ({
@@ -433,10 +375,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
     labels: labelsOf,
     vocab_size: tokenizer.vocabSize,
   };
-  if (state?.data && JSON.stringify(state.data) !== JSON.stringify(data))
-    throw new PretrainSettingsError(
-      `the data or the model changed since the checkpoint (${JSON.stringify(state.data)} then, ${JSON.stringify(data)} now)`,
-    );
+  checkSameData(state, data);
 
   // ---- sampler ----
   let sampler: MixtureSampler<BertClassifyExample>;
@@ -473,12 +412,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
     eval_examples: data.eval_examples,
     drawn,
     labels: labelsOf,
-    parameters: params.count,
-    trainable_parameters: params.trainableCount,
-    output: settings.strategy === "adapters" ? "adapter" : "model",
-    files: [],
-    checkpoint: latest?.dir ?? "",
-    seconds: 0,
+    ...resultTail(params, settings.strategy, latest),
   };
   if (latest) result.resumed_from = startStep;
   const progress = new Progress(settings.steps, startStep, run.stream, run.progressMode);
@@ -520,40 +454,77 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       tasks: per,
     };
   };
-  const save = async (step: number) => {
-    const trainerState = {
-      version: 1,
-      kind: "finetune-multitask",
-      step,
-      total_steps: settings.steps,
-      mixture: sampler.state,
-      elapsed_s: run.elapsed(),
-      unfreeze_stage: settings.strategy === "unfreeze" ? mask.stage : undefined,
-      seeds: {
-        seed: settings.seed,
-        init: deriveSeed(settings.seed, SEED_INIT),
-        eval: deriveSeed(settings.seed, SEED_EVAL),
-        adapters: deriveSeed(settings.seed, SEED_ADAPTERS),
-        mixing: deriveSeed(settings.seed, SEED_MIX),
-        rng: "mulberry32",
-      },
-      rates,
-      schedule,
-      optimizer: optimizerState,
-      settings,
-      data,
-    };
-    result.checkpoint = await run.save(
-      step,
-      { config: configJson, tokenizer: tokFiles, model: trainer.exportWeights(), state: trainerState },
-      optimizerTensors(params),
-      settings.keep,
-      progress,
-    );
-  };
+  const trainerState = (step: number) => ({
+    version: 1,
+    kind: "finetune-multitask",
+    step,
+    total_steps: settings.steps,
+    mixture: sampler.state,
+    elapsed_s: run.elapsed(),
+    unfreeze_stage: settings.strategy === "unfreeze" ? mask.stage : undefined,
+    seeds: {
+      seed: settings.seed,
+      init: deriveSeed(settings.seed, SEED_INIT),
+      eval: deriveSeed(settings.seed, SEED_EVAL),
+      adapters: deriveSeed(settings.seed, SEED_ADAPTERS),
+      mixing: deriveSeed(settings.seed, SEED_MIX),
+      rng: "mulberry32",
+    },
+    rates,
+    schedule,
+    optimizer: optimizerState,
+    settings,
+    data,
+  });
 
+  const loop = new FinetuneLoop({
+    run,
+    progress,
+    metrics,
+    params,
+    settings,
+    title,
+    curves,
+    hasEval: evalTasks.length > 0,
+    evaluate: (n) => {
+      const ev = runEval();
+      result.eval = ev;
+      const fields: Record<string, number> = {
+        loss: ev.loss,
+        accuracy: ev.accuracy,
+        majority_accuracy: ev.majority_accuracy,
+        examples: ev.examples,
+      };
+      for (const [name, r] of Object.entries(ev.tasks)) {
+        fields[`loss_${name}`] = r.loss;
+        fields[`accuracy_${name}`] = r.accuracy;
+        fields[`majority_accuracy_${name}`] = r.majority_accuracy;
+        fields[`examples_${name}`] = r.examples;
+      }
+      return {
+        fields,
+        line: (took) =>
+          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority ${(100 * ev.majority_accuracy).toFixed(2)}%); ${Object.entries(
+            ev.tasks,
+          )
+            .map(
+              ([name, r]) =>
+                `${name} ${(100 * r.accuracy).toFixed(1)}% (majority ${(100 * r.majority_accuracy).toFixed(1)}%)`,
+            )
+            .join(", ")} (${took})`,
+      };
+    },
+    result,
+    checkpoint: {
+      config: configJson,
+      tokenizer: tokFiles,
+      trainer,
+      state: trainerState,
+      keep: settings.keep,
+    },
+    afterStep: opts.afterStep,
+  });
   try {
-    const window = new TokenRate();
     let loss = Number.NaN;
     const zeroCounts = () => tasks.map(() => 0);
     let win = { loss: 0, weight: 0, correct: 0, count: 0, drawn: zeroCounts(), right: zeroCounts() };
@@ -589,102 +560,35 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       win.weight += settings.batch;
       win.correct += stepCorrect;
       win.count += settings.batch;
-      const now = performance.now();
-      const logNow = n % settings.logEvery === 0 || n === settings.steps;
-      const rate = window.add(stepTokens, logNow, now);
-      progress.update(n, loss, rate);
-      if (logNow) {
+      await loop.after(n, { loss, tokens: stepTokens, lr, gradNorm: clip.norm }, () => {
         // averages over the steps since the last log line; examples drawn per task in that window
-        const e: MetricsEntry = {
-          type: "train",
-          step: n,
-          loss: win.loss / win.weight,
-          accuracy: win.correct / win.count,
-          lr,
-          grad_norm: clip.norm,
-          trainable: params.trainableCount,
-          tokens_per_s: Math.round(rate),
-          elapsed_s: Number(run.elapsed(now).toFixed(3)),
-        };
+        const tail: Record<string, number> = {};
         tasks.forEach((t, i) => {
-          e[`examples_${t.name}`] = win.drawn[i];
-          if (win.drawn[i]) e[`accuracy_${t.name}`] = win.right[i] / win.drawn[i];
+          tail[`examples_${t.name}`] = win.drawn[i];
+          if (win.drawn[i]) tail[`accuracy_${t.name}`] = win.right[i] / win.drawn[i];
         });
+        const w = { loss: win.loss / win.weight, accuracy: win.correct / win.count, tail };
         win = { loss: 0, weight: 0, correct: 0, count: 0, drawn: zeroCounts(), right: zeroCounts() };
-        await metrics.append(e);
-        stepLine(
-          progress,
-          n,
-          settings.steps,
-          `loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}%`,
-          lr,
-          clip.norm,
-          rate,
-        );
-      }
-      if (settings.evalEvery > 0 && evalTasks.length > 0 && due(n, settings.evalEvery, settings.steps))
-        await window.excluding(async () => {
-          const te = performance.now();
-          const ev = runEval();
-          result.eval = ev;
-          const entry: MetricsEntry = {
-            type: "eval",
-            step: n,
-            loss: ev.loss,
-            accuracy: ev.accuracy,
-            majority_accuracy: ev.majority_accuracy,
-            examples: ev.examples,
-          };
-          for (const [name, r] of Object.entries(ev.tasks)) {
-            entry[`loss_${name}`] = r.loss;
-            entry[`accuracy_${name}`] = r.accuracy;
-            entry[`majority_accuracy_${name}`] = r.majority_accuracy;
-            entry[`examples_${name}`] = r.examples;
-          }
-          await metrics.append(entry);
-          progress.line(
-            `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority ${(100 * ev.majority_accuracy).toFixed(2)}%); ${Object.entries(
-              ev.tasks,
-            )
-              .map(
-                ([name, r]) =>
-                  `${name} ${(100 * r.accuracy).toFixed(1)}% (majority ${(100 * r.majority_accuracy).toFixed(1)}%)`,
-              )
-              .join(", ")} (${formatDuration((performance.now() - te) / 1000)})`,
-          );
-          await metrics.writeCurves(title, curves);
-        });
-      if (due(n, settings.saveEvery, settings.steps))
-        await window.excluding(async () => {
-          await save(n);
-          await metrics.writeCurves(title, curves);
-        });
-      if (opts.afterStep) await opts.afterStep(n);
+        return w;
+      });
     }
-    progress.done();
-    if (startStep < settings.steps) result.loss = loss;
-    else {
-      say(`${latest?.dir} is already at step ${startStep} of ${settings.steps}: nothing to train`);
-      const lastEval = metrics.entries.filter((e) => e.type === "eval").pop();
-      if (lastEval) {
-        const tasksEval: Record<string, TaskEval> = {};
-        for (const { t } of evalTasks)
-          tasksEval[t.name] = {
-            loss: lastEval[`loss_${t.name}`] as number,
-            accuracy: lastEval[`accuracy_${t.name}`] as number,
-            majority_accuracy: lastEval[`majority_accuracy_${t.name}`] as number,
-            examples: lastEval[`examples_${t.name}`] as number,
-          };
-        result.eval = {
-          loss: lastEval.loss,
-          accuracy: lastEval.accuracy as number,
-          majority_accuracy: lastEval.majority_accuracy as number,
-          examples: lastEval.examples as number,
-          tasks: tasksEval,
+    loop.end(startStep, latest?.dir, loss, (lastEval) => {
+      const tasksEval: Record<string, TaskEval> = {};
+      for (const { t } of evalTasks)
+        tasksEval[t.name] = {
+          loss: lastEval[`loss_${t.name}`] as number,
+          accuracy: lastEval[`accuracy_${t.name}`] as number,
+          majority_accuracy: lastEval[`majority_accuracy_${t.name}`] as number,
+          examples: lastEval[`examples_${t.name}`] as number,
         };
-      }
-    }
-    result.trainable_parameters = params.trainableCount;
+      return {
+        loss: lastEval.loss,
+        accuracy: lastEval.accuracy as number,
+        majority_accuracy: lastEval.majority_accuracy as number,
+        examples: lastEval.examples as number,
+        tasks: tasksEval,
+      };
+    });
     const firstMaps = maps(tasks[0].labels);
     result.files = await writeOutput(
       out,
@@ -704,7 +608,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       "bert",
     );
   } catch (e) {
-    await stopped(e, progress, () => metrics.writeCurves(title, curves));
+    await loop.stopped(e);
     throw e;
   }
   return run.finish(result);

@@ -14,7 +14,8 @@
 // unfreeze a complete model folder (config.json, model.safetensors, the base's tokenizer files); for
 // adapters an adapter folder (adapter_config.json + adapter.safetensors with every trained tensor).
 // One thread. Multi-task BERT fine-tuning (tasks.json, one head per task) is src/train/finetune-multitask.ts,
-// which shares this file's defaults and output writer.
+// which shares this file's defaults and output writer, and with it src/train/finetune-loop.ts (common
+// settings checks, base model loading, the step tail: logging, evaluation, checkpoints).
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { writeSafetensors } from "../io/safetensors.ts";
@@ -28,15 +29,13 @@ import {
   hideTensors,
 } from "../models/adapters.ts";
 import { bertConfigFromJson } from "../models/bert-config.ts";
-import { readTensors } from "../models/checkpoint-node.ts";
 import { t5ConfigFromJson } from "../models/t5-config.ts";
 import type { TensorStore } from "../models/tensors.ts";
 import type { KernelRuntime } from "../runtime/load.ts";
 import { loadRuntime } from "../runtime/node.ts";
-import { loadTokenizerDir } from "../tokenizers/node.ts";
 import type { Tokenizer } from "../tokenizers/types.ts";
 import { BertTrainer } from "./bert-train.ts";
-import { optimizerTensors, writeFileAtomic } from "./checkpoint.ts";
+import { writeFileAtomic } from "./checkpoint.ts";
 import {
   batchesPerEpoch,
   deriveSeed,
@@ -52,6 +51,20 @@ import {
   readTextPairData,
 } from "./finetune-data.ts";
 import {
+  checkInt,
+  checkLr,
+  checkOptimizerSettings,
+  checkSameData,
+  checkStrategy,
+  type FinetuneCommonSettings,
+  FinetuneLoop,
+  type FinetuneRunResult,
+  finishSettings,
+  loadBaseTokenizer,
+  loadStartWeights,
+  resultTail,
+} from "./finetune-loop.ts";
+import {
   type BertClassifyExample,
   BertClassifyTask,
   type FinetuneTask,
@@ -60,21 +73,12 @@ import {
   tokenizeClassify,
   tokenizeTextPair,
 } from "./finetune-tasks.ts";
-import { type CurveSpec, type MetricsEntry, MetricsLog } from "./metrics.ts";
+import { type CurveSpec, MetricsLog } from "./metrics.ts";
 import type { ParamStore } from "./params.ts";
-import { formatDuration, Progress } from "./progress.ts";
+import { Progress } from "./progress.ts";
 import { PretrainSettingsError, readJson, TrainingDivergedError } from "./run-files.ts";
-import {
-  due,
-  keepFixed,
-  optimizerOf,
-  RunFolder,
-  type RunOptions,
-  stepLine,
-  stopped,
-  TokenRate,
-} from "./run-loop.ts";
-import { learningRate, type ScheduleKind } from "./schedule.ts";
+import { keepFixed, optimizerOf, RunFolder, type RunOptions } from "./run-loop.ts";
+import { learningRate } from "./schedule.ts";
 import { T5Trainer } from "./t5-train.ts";
 import type { T5Example } from "./t5data/index.ts";
 import { type UnfreezeArch, unfreezeStage, unfreezeStages, unfreezeTrainable } from "./unfreeze.ts";
@@ -85,38 +89,13 @@ export const FINETUNE_STRATEGIES = ["full", "unfreeze", "adapters"] as const;
 export type FinetuneStrategy = (typeof FINETUNE_STRATEGIES)[number];
 
 /** Settings of a run: saved in trainer_state.json and reused by resume. */
-export interface FinetuneSettings {
-  /** Base model folder. */
-  model: string;
+export interface FinetuneSettings extends FinetuneCommonSettings {
   data: string;
   evalData?: string;
-  strategy: FinetuneStrategy;
-  /** unfreeze: steps between two unfreezings (0: spread the stages evenly over the run). */
-  unfreezeEvery: number;
-  /** adapters: bottleneck width r. */
-  bottleneck: number;
-  steps: number;
   /** When set, steps = ⌈epochs · batches per epoch⌉. */
   epochs?: number;
-  batch: number;
-  /** 0: the strategy's default (1e-4 full / unfreeze, 1e-3 adapters). */
-  lr: number;
-  warmup: number;
-  schedule: ScheduleKind;
-  /** BERT: tokens per example ([CLS]/[SEP] included); T5: input tokens. */
-  seqLen: number;
   /** T5: target tokens. */
   targetLen: number;
-  seed: number;
-  evalEvery: number;
-  saveEvery: number;
-  logEvery: number;
-  /** 0: no clipping. */
-  maxGradNorm: number;
-  weightDecay: number;
-  /** Cap on evaluated held-out examples (a seeded sample when the file has more). */
-  evalExamples: number;
-  keep: number;
   /** BERT: the label list (order = class index). */
   labels?: string[];
 }
@@ -168,25 +147,11 @@ export interface FinetuneEval {
   examples: number;
 }
 
-export interface FinetuneResult {
-  out: string;
+export interface FinetuneResult extends FinetuneRunResult<FinetuneEval> {
   model_type: "bert" | "t5";
-  strategy: FinetuneStrategy;
-  steps: number;
-  resumed_from?: number;
-  loss?: number;
-  eval?: FinetuneEval;
   train_examples: number;
   eval_examples: number;
   labels?: string[];
-  parameters: number;
-  /** Parameters trained at the end of the run. */
-  trainable_parameters: number;
-  /** "model": a complete model folder; "adapter": an adapter folder. */
-  output: "model" | "adapter";
-  files: string[];
-  checkpoint: string;
-  seconds: number;
 }
 
 const SEED_INIT = 1;
@@ -208,25 +173,16 @@ const CURVES: CurveSpec = {
 };
 
 function checkSettings(s: FinetuneSettings): void {
-  const int = (k: keyof FinetuneSettings, min: number) => {
-    const v = s[k] as number;
-    if (!(Number.isInteger(v) && v >= min))
-      throw new PretrainSettingsError(`${k} must be an integer ≥ ${min}, got ${v}`);
-  };
-  for (const k of ["steps", "batch", "logEvery", "keep", "bottleneck", "targetLen"] as const) int(k, 1);
-  for (const k of ["warmup", "evalEvery", "saveEvery", "unfreezeEvery", "evalExamples"] as const) int(k, 0);
-  int("seqLen", 4);
-  if (!FINETUNE_STRATEGIES.includes(s.strategy))
-    throw new PretrainSettingsError(
-      `strategy must be one of ${FINETUNE_STRATEGIES.join(", ")}, got ${s.strategy}`,
-    );
-  if (!(s.lr > 0)) throw new PretrainSettingsError(`lr must be > 0, got ${s.lr}`);
+  for (const k of ["steps", "batch", "logEvery", "keep", "bottleneck", "targetLen"] as const)
+    checkInt(s, k, 1);
+  for (const k of ["warmup", "evalEvery", "saveEvery", "unfreezeEvery", "evalExamples"] as const)
+    checkInt(s, k, 0);
+  checkInt(s, "seqLen", 4);
+  checkStrategy(s, FINETUNE_STRATEGIES);
+  checkLr(s);
   if (s.epochs !== undefined && !(s.epochs > 0))
     throw new PretrainSettingsError(`epochs must be > 0, got ${s.epochs}`);
-  if (!(s.maxGradNorm >= 0)) throw new PretrainSettingsError(`maxGradNorm must be ≥ 0, got ${s.maxGradNorm}`);
-  if (!(s.weightDecay >= 0)) throw new PretrainSettingsError(`weightDecay must be ≥ 0, got ${s.weightDecay}`);
-  if (s.schedule !== "linear" && s.schedule !== "cosine")
-    throw new PretrainSettingsError(`schedule must be linear or cosine, got ${s.schedule}`);
+  checkOptimizerSettings(s);
 }
 
 /** Settings: defaults < the checkpoint's (resume) < the options given; data/model settings must not change on resume. */
@@ -250,14 +206,8 @@ function resolveSettings(given: FinetuneOptions, saved: FinetuneSettings | undef
   // steps given on resume replace the saved epochs
   if (saved && explicit.steps !== undefined) explicit.epochs = undefined;
   const s = { ...FINETUNE_DEFAULTS, ...saved, ...explicit } as FinetuneSettings;
-  if (s.model === undefined) throw new PretrainSettingsError("a base model folder is required (--model DIR)");
-  if (s.data === undefined) throw new PretrainSettingsError("a data file is required (--data FILE)");
-  if (s.strategy === undefined)
-    throw new PretrainSettingsError("a strategy is required (--strategy full|unfreeze|adapters)");
-  if (!saved && explicit.lr === undefined) s.lr = DEFAULT_LR[s.strategy] ?? 0;
-  s.warmup ??= -1; // set once the step count is known
-  checkSettings({ ...s, warmup: Math.max(0, s.warmup) });
-  return s;
+  const newRunLr = !saved && explicit.lr === undefined ? (DEFAULT_LR[s.strategy] ?? 0) : undefined;
+  return finishSettings(s, ["data", "a data file is required (--data FILE)"], newRunLr, checkSettings);
 }
 
 async function readDataFile(path: string): Promise<string> {
@@ -385,22 +335,10 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     throw new PretrainSettingsError(
       `--model ${settings.model}: model_type ${JSON.stringify(baseConfig.model_type)} cannot be fine-tuned (bert, t5)`,
     );
-  let tokenizer: Tokenizer;
-  try {
-    tokenizer = await loadTokenizerDir(settings.model);
-  } catch (e) {
-    throw new PretrainSettingsError(`--model ${settings.model}: ${(e as Error).message}`);
-  }
+  const tokenizer = await loadBaseTokenizer(settings.model);
   const tokFiles = await tokenizerFiles(settings.model);
   const rt = opts.runtime ?? (await loadRuntime());
-  let weights: TensorStore;
-  if (latest) weights = await readTensors(latest.dir);
-  else
-    try {
-      weights = await readTensors(settings.model);
-    } catch (e) {
-      throw new PretrainSettingsError(`--model ${settings.model}: ${(e as Error).message}`);
-    }
+  const weights = await loadStartWeights(settings.model, latest);
   const adapters =
     settings.strategy === "adapters"
       ? { bottleneck: settings.bottleneck, seed: deriveSeed(settings.seed, SEED_ADAPTERS) }
@@ -437,10 +375,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     labels: prep.labels,
     vocab_size: tokenizer.vocabSize,
   };
-  if (state?.data && JSON.stringify(state.data) !== JSON.stringify(data))
-    throw new PretrainSettingsError(
-      `the data or the model changed since the checkpoint (${JSON.stringify(state.data)} then, ${JSON.stringify(data)} now)`,
-    );
+  checkSameData(state, data);
   const trainableNow = () => params.trainableCount;
   say(
     `finetune ${modelType} (${settings.strategy}): ${trainItems.length} training and ${evalItems.length} held-out examples, ${perEpoch} steps per epoch, ${settings.steps} steps; ${trainableNow()} of ${params.count} parameters trainable${settings.strategy === "unfreeze" ? ` (stage ${mask.stage} of ${mask.stages}, one more block every ${settings.unfreezeEvery} steps)` : ""}`,
@@ -459,12 +394,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     steps: settings.steps,
     train_examples: trainItems.length,
     eval_examples: evalItems.length,
-    parameters: params.count,
-    trainable_parameters: trainableNow(),
-    output: settings.strategy === "adapters" ? "adapter" : "model",
-    files: [],
-    checkpoint: latest?.dir ?? "",
-    seconds: 0,
+    ...resultTail(params, settings.strategy, latest),
   };
   if (prep.labels) result.labels = prep.labels;
   if (latest) result.resumed_from = startStep;
@@ -474,47 +404,64 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
     const r = evaluateTask(task, evalItems, settings.batch);
     return { ...r, majority_accuracy: prep.majorityAccuracy, examples: evalItems.length };
   };
-  const save = async (step: number) => {
-    const trainerState = {
-      version: 1,
-      kind: "finetune",
-      step,
-      total_steps: settings.steps,
-      epoch: position.epoch,
-      index: position.index,
-      steps_per_epoch: perEpoch,
-      elapsed_s: run.elapsed(),
-      unfreeze_stage: settings.strategy === "unfreeze" ? mask.stage : undefined,
-      seeds: {
-        seed: settings.seed,
-        init: deriveSeed(settings.seed, SEED_INIT),
-        order: deriveSeed(settings.seed, SEED_ORDER),
-        eval: deriveSeed(settings.seed, SEED_EVAL),
-        adapters: deriveSeed(settings.seed, SEED_ADAPTERS),
-        rng: "mulberry32",
-      },
-      schedule,
-      optimizer: optimizerState,
-      settings,
-      data,
-    };
-    result.checkpoint = await run.save(
-      step,
-      { config: prep.configJson, tokenizer: tokFiles, model: trainer.exportWeights(), state: trainerState },
-      optimizerTensors(params),
-      settings.keep,
-      progress,
-    );
-  };
+  const trainerState = (step: number) => ({
+    version: 1,
+    kind: "finetune",
+    step,
+    total_steps: settings.steps,
+    epoch: position.epoch,
+    index: position.index,
+    steps_per_epoch: perEpoch,
+    elapsed_s: run.elapsed(),
+    unfreeze_stage: settings.strategy === "unfreeze" ? mask.stage : undefined,
+    seeds: {
+      seed: settings.seed,
+      init: deriveSeed(settings.seed, SEED_INIT),
+      order: deriveSeed(settings.seed, SEED_ORDER),
+      eval: deriveSeed(settings.seed, SEED_EVAL),
+      adapters: deriveSeed(settings.seed, SEED_ADAPTERS),
+      rng: "mulberry32",
+    },
+    schedule,
+    optimizer: optimizerState,
+    settings,
+    data,
+  });
 
-  const title = `fine-tuning (${settings.strategy})`;
+  const loop = new FinetuneLoop({
+    run,
+    progress,
+    metrics,
+    params,
+    settings,
+    title: `fine-tuning (${settings.strategy})`,
+    curves: CURVES,
+    hasEval: evalItems.length > 0,
+    evaluate: (n) => {
+      const ev = runEval();
+      result.eval = ev;
+      return {
+        fields: { ...ev },
+        line: (took) =>
+          `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority baseline ${(100 * ev.majority_accuracy).toFixed(2)}%, ${ev.examples} examples, ${took})`,
+      };
+    },
+    result,
+    checkpoint: {
+      config: prep.configJson,
+      tokenizer: tokFiles,
+      trainer,
+      state: trainerState,
+      keep: settings.keep,
+    },
+    afterStep: opts.afterStep,
+  });
   try {
     const batches = epochBatches(trainItems, {
       batchSize: settings.batch,
       seed: deriveSeed(settings.seed, SEED_ORDER),
       start: position,
     });
-    const window = new TokenRate();
     let loss = Number.NaN;
     let win = { loss: 0, weight: 0, correct: 0, count: 0 };
     for (let step = startStep; step < settings.steps; step++) {
@@ -536,65 +483,21 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
         correct: win.correct + stats.correct,
         count: win.count + stats.count,
       };
-      const now = performance.now();
-      const logNow = n % settings.logEvery === 0 || n === settings.steps;
-      const rate = window.add(stats.tokens, logNow, now);
-      progress.update(n, loss, rate);
-      if (logNow) {
+      await loop.after(n, { loss, tokens: stats.tokens, lr, gradNorm: clip.norm }, () => {
         // loss and accuracy averaged over the steps since the last log line
-        const e: MetricsEntry = {
-          type: "train",
-          step: n,
-          epoch: Number((item.epoch + (item.index + 1) / perEpoch).toFixed(4)),
+        const w = {
+          head: { epoch: Number((item.epoch + (item.index + 1) / perEpoch).toFixed(4)) },
           loss: win.weight ? win.loss / win.weight : loss,
           accuracy: win.count ? win.correct / win.count : 0,
-          lr,
-          grad_norm: clip.norm,
-          trainable: params.trainableCount,
-          tokens_per_s: Math.round(rate),
-          elapsed_s: Number(run.elapsed(now).toFixed(3)),
         };
         win = { loss: 0, weight: 0, correct: 0, count: 0 };
-        await metrics.append(e);
-        stepLine(
-          progress,
-          n,
-          settings.steps,
-          `loss ${e.loss.toFixed(4)} accuracy ${(100 * (e.accuracy as number)).toFixed(1)}%`,
-          lr,
-          clip.norm,
-          rate,
-        );
-      }
-      if (settings.evalEvery > 0 && evalItems.length > 0 && due(n, settings.evalEvery, settings.steps))
-        await window.excluding(async () => {
-          const te = performance.now();
-          const ev = runEval();
-          result.eval = ev;
-          await metrics.append({ type: "eval", step: n, ...ev });
-          progress.line(
-            `eval at step ${n}: loss ${ev.loss.toFixed(4)}, accuracy ${(100 * ev.accuracy).toFixed(2)}% (majority baseline ${(100 * ev.majority_accuracy).toFixed(2)}%, ${ev.examples} examples, ${formatDuration((performance.now() - te) / 1000)})`,
-          );
-          await metrics.writeCurves(title, CURVES);
-        });
-      if (due(n, settings.saveEvery, settings.steps))
-        await window.excluding(async () => {
-          await save(n);
-          await metrics.writeCurves(title, CURVES);
-        });
-      if (opts.afterStep) await opts.afterStep(n);
+        return w;
+      });
     }
-    progress.done();
-    if (startStep < settings.steps) result.loss = loss;
-    else {
-      say(`${latest?.dir} is already at step ${startStep} of ${settings.steps}: nothing to train`);
-      const lastEval = metrics.entries.filter((e) => e.type === "eval").pop();
-      if (lastEval) result.eval = lastEval as unknown as FinetuneEval;
-    }
-    result.trainable_parameters = params.trainableCount;
+    loop.end(startStep, latest?.dir, loss, (e) => e as unknown as FinetuneEval);
     result.files = await writeOutput(out, settings, prep, trainer, tokFiles, baseConfig, modelType);
   } catch (e) {
-    await stopped(e, progress, () => metrics.writeCurves(title, CURVES));
+    await loop.stopped(e);
     throw e;
   }
   return run.finish(result);
