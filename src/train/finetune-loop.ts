@@ -1,11 +1,12 @@
 // What the two fine-tuning drivers (finetune.ts: one task, BERT or T5; finetune-multitask.ts: BERT with one
-// head per task) share besides run-loop.ts: the settings checks and required settings common to both, the
-// base model's tokenizer and weights, the check that a resumed run's data did not change, and the tail of
-// every step (FinetuneLoop): tokens/s and progress, the train entry of metrics.jsonl and its log line every
-// logEvery steps, held-out evaluation every evalEvery steps, checkpoints every saveEvery steps (both with
-// curves.svg, their time left out of tokens/s), and the end of the loop. What a step computes, what its
-// log entry holds beyond the common keys, and what an evaluation measures stay in the driver.
-
+// head per task) share besides run-loop.ts: the settings and result fields both have, the settings checks
+// and required settings common to both, the base model's tokenizer and weights, the check that a resumed
+// run's data did not change, and the tail of every step (FinetuneLoop): tokens/s and progress, the train
+// entry of metrics.jsonl and its log line every logEvery steps, held-out evaluation every evalEvery steps,
+// checkpoints every saveEvery steps (trainer_state.json ends with the schedule, optimizer, settings and
+// data records; both with curves.svg, their time left out of tokens/s), and the end of the loop. What a
+// step computes, what its log entry holds beyond the common keys, and what an evaluation measures stay in
+// the driver.
 import type { TensorInput } from "../io/safetensors.ts";
 import { readTensors } from "../models/checkpoint-node.ts";
 import type { TensorStore } from "../models/tensors.ts";
@@ -18,7 +19,7 @@ import type { ParamStore } from "./params.ts";
 import { formatDuration, type Progress } from "./progress.ts";
 import { PretrainSettingsError } from "./run-files.ts";
 import { due, type RunFolder, stepLine, stopped, TokenRate } from "./run-loop.ts";
-import type { ScheduleKind } from "./schedule.ts";
+import type { LrSchedule, ScheduleKind } from "./schedule.ts";
 
 /** The settings both fine-tuning drivers have (saved in trainer_state.json and reused by resume). */
 export interface FinetuneCommonSettings {
@@ -201,6 +202,7 @@ export interface EvalDone {
   line: (duration: string) => string;
 }
 
+/** The shared part of a fine-tuning driver's step loop, around the step the driver computes. */
 export class FinetuneLoop {
   /** The tokens/s window. */
   readonly window = new TokenRate();
@@ -210,8 +212,8 @@ export class FinetuneLoop {
       run: RunFolder;
       progress: Progress;
       metrics: MetricsLog;
-      params: ParamStore;
-      settings: { steps: number; logEvery: number; evalEvery: number; saveEvery: number };
+      /** Saved in trainer_state.json; keep: checkpoints kept. */
+      settings: { steps: number; logEvery: number; evalEvery: number; saveEvery: number; keep: number };
       title: string;
       curves: CurveSpec;
       /** Whether there is held-out data to evaluate. */
@@ -220,13 +222,19 @@ export class FinetuneLoop {
       evaluate: (n: number) => EvalDone;
       /** The run's result: its checkpoint, loss, eval and trainable parameters are set here. */
       result: FinetuneRunResult<unknown>;
-      /** What a checkpoint holds besides the optimizer: the model's config and tokenizer files, the weights, trainer_state.json of a step. */
+      /**
+       * What a checkpoint holds besides the optimizer: the model's config and tokenizer files, the weights,
+       * and trainer_state.json: the driver's part of a step (`state`) followed by the schedule, the optimizer's
+       * record, the settings and the data's record.
+       */
       checkpoint: {
         config: Record<string, unknown>;
         tokenizer: Record<string, string | Uint8Array>;
         trainer: { exportWeights(): Record<string, TensorInput>; params: ParamStore };
         state: (step: number) => Record<string, unknown>;
-        keep: number;
+        schedule: LrSchedule;
+        optimizer: Record<string, unknown>;
+        data: Record<string, unknown>;
       };
       afterStep?: (step: number) => void | Promise<void>;
     },
@@ -234,7 +242,8 @@ export class FinetuneLoop {
 
   /** After step `n`'s update: progress; the train log when due; evaluation and checkpoint when due; the afterStep hook. */
   async after(n: number, s: StepDone, logged: () => TrainWindow): Promise<void> {
-    const { run, progress, metrics, params, settings, title, curves } = this.c;
+    const { run, progress, metrics, settings, title, curves } = this.c;
+    const params = this.c.checkpoint.trainer.params;
     const now = performance.now();
     const logNow = n % settings.logEvery === 0 || n === settings.steps;
     const rate = this.window.add(s.tokens, logNow, now);
@@ -286,9 +295,20 @@ export class FinetuneLoop {
     const k = this.c.checkpoint;
     this.c.result.checkpoint = await this.c.run.save(
       step,
-      { config: k.config, tokenizer: k.tokenizer, model: k.trainer.exportWeights(), state: k.state(step) },
+      {
+        config: k.config,
+        tokenizer: k.tokenizer,
+        model: k.trainer.exportWeights(),
+        state: {
+          ...k.state(step),
+          schedule: k.schedule,
+          optimizer: k.optimizer,
+          settings: this.c.settings,
+          data: k.data,
+        },
+      },
       optimizerTensors(k.trainer.params),
-      k.keep,
+      this.c.settings.keep,
       this.c.progress,
     );
   }
@@ -297,21 +317,17 @@ export class FinetuneLoop {
    * After the loop: closes the progress bar; the result's loss, or (nothing was trained: the run was already
    * at its last step) the eval of the log's last eval entry (`evalOf`); the parameters trained at the end.
    */
-  end<Ev>(
-    startStep: number,
-    latestDir: string | undefined,
-    loss: number,
-    evalOf: (e: MetricsEntry) => Ev,
-  ): void {
-    const { progress, metrics, settings, result } = this.c;
+  end<Ev>(loss: number, evalOf: (e: MetricsEntry) => Ev): void {
+    const { run, progress, metrics, settings, result } = this.c;
+    const startStep = run.startStep;
     progress.done();
     if (startStep < settings.steps) result.loss = loss;
     else {
-      this.c.run.say(`${latestDir} is already at step ${startStep} of ${settings.steps}: nothing to train`);
+      run.say(`${run.latest?.dir} is already at step ${startStep} of ${settings.steps}: nothing to train`);
       const lastEval = metrics.entries.filter((e) => e.type === "eval").pop();
       if (lastEval) result.eval = evalOf(lastEval);
     }
-    result.trainable_parameters = this.c.params.trainableCount;
+    result.trainable_parameters = this.c.checkpoint.trainer.params.trainableCount;
   }
 
   /** When the loop throws: closes the progress bar, keeps the curves of a diverged run. */

@@ -471,17 +471,12 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       rng: "mulberry32",
     },
     rates,
-    schedule,
-    optimizer: optimizerState,
-    settings,
-    data,
   });
 
   const loop = new FinetuneLoop({
     run,
     progress,
     metrics,
-    params,
     settings,
     title,
     curves,
@@ -520,7 +515,9 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
       tokenizer: tokFiles,
       trainer,
       state: trainerState,
-      keep: settings.keep,
+      schedule,
+      optimizer: optimizerState,
+      data,
     },
     afterStep: opts.afterStep,
   });
@@ -572,7 +569,7 @@ export async function finetuneMultitask(opts: MultitaskOptions): Promise<Multita
         return w;
       });
     }
-    loop.end(startStep, latest?.dir, loss, (lastEval) => {
+    loop.end(loss, (lastEval) => {
       const tasksEval: Record<string, TaskEval> = {};
       for (const { t } of evalTasks)
         tasksEval[t.name] = {

@@ -422,17 +422,12 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       adapters: deriveSeed(settings.seed, SEED_ADAPTERS),
       rng: "mulberry32",
     },
-    schedule,
-    optimizer: optimizerState,
-    settings,
-    data,
   });
 
   const loop = new FinetuneLoop({
     run,
     progress,
     metrics,
-    params,
     settings,
     title: `fine-tuning (${settings.strategy})`,
     curves: CURVES,
@@ -452,7 +447,9 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
       tokenizer: tokFiles,
       trainer,
       state: trainerState,
-      keep: settings.keep,
+      schedule,
+      optimizer: optimizerState,
+      data,
     },
     afterStep: opts.afterStep,
   });
@@ -494,7 +491,7 @@ export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
         return w;
       });
     }
-    loop.end(startStep, latest?.dir, loss, (e) => e as unknown as FinetuneEval);
+    loop.end(loss, (e) => e as unknown as FinetuneEval);
     result.files = await writeOutput(out, settings, prep, trainer, tokFiles, baseConfig, modelType);
   } catch (e) {
     await loop.stopped(e);
