@@ -14,6 +14,7 @@ import type { KernelRuntime } from "../../src/runtime/load.ts";
 import { loadRuntime } from "../../src/runtime/node.ts";
 import { type T5Batch, T5Trainer } from "../../src/train/t5-train.ts";
 import { expectClose } from "../helpers/compare.ts";
+import { checkDirections, checkEntries } from "../helpers/finite-differences.ts";
 import { normal, rng } from "../helpers/random.ts";
 import { type Params64, referenceLoss } from "./t5-lm-reference.ts";
 
@@ -121,41 +122,8 @@ describe.each(ARCHS)("T5 adapters, %s", (arch) => {
     referenceLoss(cfg, p64, batch, trainer.tied, stats);
     expect(stats.minReluInput).toBeGreaterThan(1e-4); // the adapters' ReLUs are away from their kinks
 
-    let worstDir = 0;
-    for (let d = 0; d < 2; d++) {
-      const u = Float64Array.from(normal(params.count, 800 + d));
-      let analytic = 0;
-      for (let i = 0; i < g.length; i++) analytic += g[i] * u[i];
-      const h = 1e-6;
-      const shifted = (sign: number) =>
-        new Map([...p64].map(([n, v]) => [n, v.map((x, i) => x + sign * h * u[params.entry(n).offset + i])]));
-      const numeric = (L(shifted(1)) - L(shifted(-1))) / (2 * h);
-      const rel = Math.abs(numeric - analytic) / Math.abs(analytic);
-      expect(rel, `direction ${d}: ${numeric} vs ${analytic}`).toBeLessThanOrEqual(1e-4);
-      worstDir = Math.max(worstDir, rel);
-    }
-    const r = rng(21);
-    let worstEntry = 0;
-    for (const e of params.entries()) {
-      const t = p64.get(e.name)!;
-      for (let j = 0; j < 3; j++) {
-        let idx = Math.floor(r() * e.size);
-        for (let tries = 0; g[e.offset + idx] === 0 && tries < 100; tries++) idx = Math.floor(r() * e.size);
-        const h = 1e-6;
-        const keep = t[idx];
-        t[idx] = keep + h;
-        const plus = L(p64);
-        t[idx] = keep - h;
-        const minus = L(p64);
-        t[idx] = keep;
-        const numeric = (plus - minus) / (2 * h);
-        const ga = g[e.offset + idx];
-        expect(Math.abs(numeric - ga), `${e.name}[${idx}]: ${numeric} vs ${ga}`).toBeLessThanOrEqual(
-          1e-3 * Math.abs(ga) + 1e-6,
-        );
-        if (ga !== 0) worstEntry = Math.max(worstEntry, Math.abs(numeric - ga) / Math.abs(ga));
-      }
-    }
+    const worstDir = checkDirections(params, g, p64, L, [800, 801]);
+    const worstEntry = checkEntries(params, g, p64, L, 21, 3);
     console.log(`${arch} with adapters: worst directional ${worstDir}, worst entry ${worstEntry}`);
   });
 
