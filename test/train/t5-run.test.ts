@@ -149,6 +149,12 @@ describe("T5 pretraining run", () => {
       ),
     ).rejects.toThrow(TrainingDivergedError);
     await expect(trainT5(base("bad", { objective: "nope" as never }))).rejects.toThrow(PretrainSettingsError);
+    await expect(trainT5(base("bad-lr-scale", { lrScale: "adafactor" as never }))).rejects.toThrow(
+      /lrScale must be one of none, rms/,
+    );
+    await expect(trainT5(base("bad-weighting", { lossWeighting: "seq" as never }))).rejects.toThrow(
+      /lossWeighting must be one of token, example/,
+    );
     await expect(trainT5(base("bad2", { corpus: join(setup.dir, "missing.txt") }))).rejects.toThrow(
       /missing\.txt/,
     );
