@@ -1,0 +1,525 @@
+// Hardware ceilings for the GEMM kernels (npm run bench:peaks [-- --quick] [--md FILE] [--json FILE]):
+// times the loops of bench/peaks/peaks.ts (build/peaks.wasm and build/peaks-relaxed.wasm) — a clock
+// estimate, register-only f32 multiply-add / i16 dot / relaxed i8 dot throughput, and the inner loops of
+// our f32 and int8 GEMM tiles over L1-resident data — then, in the same run, our product GEMMs at M = 128,
+// and reports what fraction of each ceiling they reach. Prints tables and rewrites the peaks section of
+// BENCHMARKS.md. Each loop's returned value is checked against its scalar formula before it is timed.
+// LOOPS and loadPeaks are exported for test/bench/peaks.test.ts; the benchmark runs only as a script.
+import { readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { createRuntime, type KernelRuntime } from "../src/runtime/load.ts";
+import { WASM_RELAXED_URL, WASM_URL } from "../src/runtime/node.ts";
+import {
+  jsonArg,
+  machineLine,
+  markdownTable,
+  markdownTarget,
+  type Row,
+  readSectionTable,
+  table,
+  writeSection,
+} from "./report.ts";
+import { median, timeIt } from "./timing.ts";
+
+export const PEAKS_WASM = new URL("../build/peaks.wasm", import.meta.url);
+export const PEAKS_RELAXED_WASM = new URL("../build/peaks-relaxed.wasm", import.meta.url);
+
+export interface PeakExports {
+  memory: WebAssembly.Memory;
+  bufA(): number;
+  bufB(): number;
+  kMax(): number;
+  clock_chain(n: number, y: number, z: number): number;
+  f32_reg(n: number, m: number, d: number): number;
+  f32_tile4x8(reps: number, K: number): number;
+  f32_tile4x12(reps: number, K: number): number;
+  f32_tile5x8(reps: number, K: number): number;
+  i16_dot_reg(n: number, m: number, d: number): number;
+  i8_tile4x8(reps: number, pairs: number): number;
+  i8_relaxed_dot_add_reg(n: number, b: number, d: number): number;
+  i8_relaxed_dot16_reg(n: number, b: number, d: number): number;
+}
+
+export type PeakBuild = "simd" | "relaxed";
+
+/** Instantiates one peaks build (bytes of build/peaks*.wasm). */
+export async function loadPeaks(bytes: BufferSource): Promise<PeakExports> {
+  const { instance } = await WebAssembly.instantiate(bytes, {});
+  return instance.exports as unknown as PeakExports;
+}
+
+/** Tile depth of the L1 loops: K = 256 f32 (A 4–5 KB, B 8–12 KB) or 256 i16 pairs (A, B 4 KB each). */
+export const TILE_K = 256;
+
+export interface Loop {
+  id: string;
+  /** what one step does, for the table */
+  what: string;
+  builds: PeakBuild[];
+  unit: "GHz" | "GFLOP/s" | "GOP/s";
+  /** flops / ops (2 per multiply-add), or cycles for the clock, per unit of n */
+  opsPerN: number;
+  /** fills the L1 buffers A and B the loop reads (tile loops) */
+  setup?(ex: PeakExports): void;
+  run(ex: PeakExports, n: number): number;
+  /** the value run(ex, n) must return, from the scalar formula */
+  expected(n: number): number;
+  /** a documented engine bug: what the loop returns instead, and where */
+  knownWrong?: { engine: string; note: string; value(n: number): number };
+}
+
+/** "ok", the known-bug note, or got/formula: whether a loop returns what its scalar formula says. */
+export function checkLoop(loop: Loop, ex: PeakExports, n: number): string {
+  loop.setup?.(ex);
+  const got = loop.run(ex, n);
+  const want = loop.expected(n);
+  if (got === want) return "ok";
+  if (loop.knownWrong && got === loop.knownWrong.value(n)) return `wrong: ${loop.knownWrong.note}`;
+  return `got ${got}, formula ${want}`;
+}
+
+// ---- buffers and scalar formulas ---------------------------------------------------------------
+
+/** Small dyadic values (mean > 0, so no row or column sums to 0): f32 sums of products are exact. */
+function f32A(rows: number, K: number): Float32Array {
+  return Float32Array.from({ length: rows * K }, (_, i) => (((i * 7) % 5) - 1) * 0.5);
+}
+function f32B(K: number, cols: number): Float32Array {
+  return Float32Array.from({ length: K * cols }, (_, i) => (((i * 3) % 7) - 2) * 0.5);
+}
+
+/** i16 activation pairs [4,pairs,2] and split-panel weight lanes [pairs,8] (any i16). */
+function i16A(pairs: number): Int16Array {
+  return Int16Array.from({ length: 4 * pairs * 2 }, (_, i) => ((i * 5) % 11) * 37 - 185);
+}
+function i16B(pairs: number): Int16Array {
+  return Int16Array.from({ length: pairs * 8 }, (_, i) => Math.imul(i + 1, 2654435761) >>> 16);
+}
+
+function fillF32(ex: PeakExports, rows: number, cols: number): void {
+  new Float32Array(ex.memory.buffer, ex.bufA(), rows * TILE_K).set(f32A(rows, TILE_K));
+  new Float32Array(ex.memory.buffer, ex.bufB(), TILE_K * cols).set(f32B(TILE_K, cols));
+}
+
+/** reps · Σ_r Σ_k A[r,k] · Σ_j B[k,j]: the sum of all lanes of an f32 rows×cols tile. */
+function f32TileSum(reps: number, rows: number, cols: number): number {
+  const a = f32A(rows, TILE_K);
+  const b = f32B(TILE_K, cols);
+  let s = 0;
+  for (let r = 0; r < rows; r++)
+    for (let k = 0; k < TILE_K; k++) {
+      let bk = 0;
+      for (let j = 0; j < cols; j++) bk += b[k * cols + j];
+      s += a[r * TILE_K + k] * bk;
+    }
+  return reps * s;
+}
+
+/** The int8 tile's sum: per row, pair and lane l, a0·w[2l] + a1·w[2l+1] plus the same with w >> 8. */
+function i8TileSum(reps: number): number {
+  const a = i16A(TILE_K);
+  const w = i16B(TILE_K);
+  let s = 0;
+  for (let r = 0; r < 4; r++)
+    for (let p = 0; p < TILE_K; p++) {
+      const a0 = a[(r * TILE_K + p) * 2];
+      const a1 = a[(r * TILE_K + p) * 2 + 1];
+      for (let l = 0; l < 4; l++) {
+        const w0 = w[p * 8 + 2 * l];
+        const w1 = w[p * 8 + 2 * l + 1];
+        s += a0 * w0 + a1 * w1 + a0 * (w0 >> 8) + a1 * (w1 >> 8);
+      }
+    }
+  return Number(BigInt.asIntN(32, BigInt(reps) * BigInt(s)));
+}
+
+/** Σ over 12 chains (start j) × 4 lanes of n steps of c ← step(c), wrapping to i32. */
+function chainsI32(n: number, step: (c: number) => number): number {
+  let s = 0;
+  for (let j = 0; j < 12; j++) {
+    let c = j;
+    for (let i = 0; i < n; i++) c = step(c);
+    s = (s + 4 * c) | 0;
+  }
+  return s;
+}
+
+// f32_reg: c ← c·0.5 + 1 (exact in f32: both fused and unfused give the same value; converges to 2)
+const F32_M = 0.5;
+const F32_D = 1;
+// i16_dot_reg: m = (low 3, high −2), d = 5
+const I16_M = (-2 << 16) | 3;
+const I16_D = 5;
+// relaxed i8 dots: b = 3 (7-bit, so the relaxed result is deterministic), d = 1
+const I8_B = 3;
+const I8_D = 1;
+
+const sbyte = (c: number, i: number) => (c << (24 - 8 * i)) >> 24;
+
+export const LOOPS: Loop[] = [
+  {
+    id: "clock",
+    what: "x = (x ^ y) + z, dependent (clock estimate: 2 cycles per step)",
+    builds: ["simd"],
+    unit: "GHz",
+    opsPerN: 16,
+    run: (ex, n) => ex.clock_chain(n, 0x5bd1e995, 0x1b873593),
+    expected: (n) => {
+      let x = 0;
+      for (let i = 0; i < 8 * n; i++) x = ((x ^ 0x5bd1e995) + 0x1b873593) | 0;
+      return x;
+    },
+  },
+  {
+    id: "f32-reg",
+    what: "12 chains c = c·m + d, registers only",
+    builds: ["simd", "relaxed"],
+    unit: "GFLOP/s",
+    opsPerN: 12 * 4 * 2,
+    run: (ex, n) => ex.f32_reg(n, F32_M, F32_D),
+    expected: (n) => {
+      let s = 0;
+      for (let j = 0; j < 12; j++) {
+        let c = j;
+        for (let i = 0; i < n; i++) c = Math.fround(Math.fround(c * F32_M) + F32_D);
+        s += 4 * c;
+      }
+      return s;
+    },
+  },
+  {
+    id: "f32-tile4x8",
+    what: "tile4x8 inner loop, L1: 2 load + 4 load32_splat + 8 madd per k",
+    builds: ["simd", "relaxed"],
+    unit: "GFLOP/s",
+    opsPerN: TILE_K * 32 * 2,
+    setup: (ex) => fillF32(ex, 4, 8),
+    run: (ex, n) => ex.f32_tile4x8(n, TILE_K),
+    expected: (n) => f32TileSum(n, 4, 8),
+  },
+  {
+    id: "f32-tile4x12",
+    what: "4×12 tile, L1: 3 load + 4 splat + 12 madd per k",
+    builds: ["simd", "relaxed"],
+    unit: "GFLOP/s",
+    opsPerN: TILE_K * 48 * 2,
+    setup: (ex) => fillF32(ex, 4, 12),
+    run: (ex, n) => ex.f32_tile4x12(n, TILE_K),
+    expected: (n) => f32TileSum(n, 4, 12),
+  },
+  {
+    id: "f32-tile5x8",
+    what: "5×8 tile, L1: 2 load + 5 splat + 10 madd per k",
+    builds: ["simd", "relaxed"],
+    unit: "GFLOP/s",
+    opsPerN: TILE_K * 40 * 2,
+    setup: (ex) => fillF32(ex, 5, 8),
+    run: (ex, n) => ex.f32_tile5x8(n, TILE_K),
+    expected: (n) => f32TileSum(n, 5, 8),
+  },
+  {
+    id: "i16-dot-reg",
+    what: "12 chains c = dot_i16x8_s(c, m) + d, registers only",
+    builds: ["simd"],
+    unit: "GOP/s",
+    opsPerN: 12 * 8 * 2,
+    run: (ex, n) => ex.i16_dot_reg(n, I16_M, I16_D),
+    expected: (n) => chainsI32(n, (c) => (((c << 16) >> 16) * 3 + (c >> 16) * -2 + I16_D) | 0),
+  },
+  {
+    id: "i8-tile4x8",
+    what: "tile4x8_i8 inner loop, L1: 1 load + 1 shr_s + 4 splat + 8 dot + 8 add per pair",
+    builds: ["simd"],
+    unit: "GOP/s",
+    opsPerN: TILE_K * 64 * 2,
+    setup: (ex) => {
+      new Int16Array(ex.memory.buffer, ex.bufA(), 4 * TILE_K * 2).set(i16A(TILE_K));
+      new Int16Array(ex.memory.buffer, ex.bufB(), TILE_K * 8).set(i16B(TILE_K));
+    },
+    run: (ex, n) => ex.i8_tile4x8(n, TILE_K),
+    expected: (n) => i8TileSum(n),
+  },
+  {
+    id: "i8-relaxed-dot-add",
+    what: "12 chains c = i32x4.relaxed_dot_i8x16_i7x16_add_s(c, b, d)",
+    builds: ["relaxed"],
+    unit: "GOP/s",
+    opsPerN: 12 * 16 * 2,
+    run: (ex, n) => ex.i8_relaxed_dot_add_reg(n, I8_B, I8_D),
+    expected: (n) =>
+      chainsI32(n, (c) => ((sbyte(c, 0) + sbyte(c, 1) + sbyte(c, 2) + sbyte(c, 3)) * I8_B + I8_D) | 0),
+    // V8 11.3 (Node 20) overwrites the accumulator operand with its all-ones helper vector: the result
+    // is 2·dot, with c dropped (DESIGN.md §3: "2× too large").
+    knownWrong: {
+      engine: "Node 20",
+      note: "2·dot, accumulator dropped (Node 20's V8)",
+      value: (n) =>
+        chainsI32(n, (c) => (2 * (sbyte(c, 0) + sbyte(c, 1) + sbyte(c, 2) + sbyte(c, 3)) * I8_B) | 0),
+    },
+  },
+  {
+    id: "i8-relaxed-dot16",
+    what: "12 chains c = extadd_pairwise(i16x8.relaxed_dot_i8x16_i7x16_s(c, b)) + d",
+    builds: ["relaxed"],
+    unit: "GOP/s",
+    opsPerN: 12 * 16 * 2,
+    run: (ex, n) => ex.i8_relaxed_dot16_reg(n, I8_B, I8_D),
+    expected: (n) =>
+      chainsI32(n, (c) => ((sbyte(c, 0) + sbyte(c, 1) + sbyte(c, 2) + sbyte(c, 3)) * I8_B + I8_D) | 0),
+  },
+];
+
+// ---- timing ------------------------------------------------------------------------------------
+
+interface Policy {
+  /** untimed calls until this long has passed (V8 tiers the wasm up from Liftoff to TurboFan) */
+  warmupMs: number;
+  /** seconds per timed call */
+  callS: number;
+  runs: number;
+}
+const FULL: Policy = { warmupMs: 400, callS: 0.35, runs: 7 };
+const QUICK: Policy = { warmupMs: 50, callS: 0.01, runs: 3 };
+
+function timeCall(fn: () => number): number {
+  const t0 = performance.now();
+  fn();
+  return (performance.now() - t0) / 1e3;
+}
+
+/** Median rate (ops per second) of `run` over calls of ≈ policy.callS each, after warm-up. */
+function measure(run: (n: number) => number, opsPerN: number, p: Policy): { rate: number; n: number } {
+  let n = 16;
+  const start = performance.now();
+  while (performance.now() - start < p.warmupMs) run(n);
+  while (timeCall(() => run(n)) < 0.02) n *= 4;
+  n = Math.max(1, Math.round((n * p.callS) / timeCall(() => run(n))));
+  const rates: number[] = [];
+  for (let i = 0; i < p.runs; i++) rates.push((opsPerN * n) / timeCall(() => run(n)));
+  return { rate: median(rates), n };
+}
+
+// ---- our product GEMMs, same run ----------------------------------------------------------------
+
+const GEMM_SHAPES: [number, number, number][] = [
+  [128, 384, 1536],
+  [128, 1536, 384],
+  [128, 768, 768],
+  [128, 768, 3072],
+];
+
+function random(n: number, seed: number, scale: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s >>> 8) / 2 ** 23 - 1) * scale;
+  }
+  return out;
+}
+
+/** GFLOP/s (GOP/s for int8) of matmul_f32 / matmul_i8 at [M,K]·[N,K]ᵀ, as bench/kernels.ts times them. */
+function gemmRate(rt: KernelRuntime, dtype: "f32" | "int8", M: number, K: number, N: number, quick: boolean) {
+  const { arena, k } = rt;
+  const mark = arena.mark();
+  const px = arena.put(random(M * K, M + K + N, 1)); // [M,K]
+  const pw = arena.put(random(N * K, K * 3 + N, 0.05)); // [N,K]
+  const pb = arena.put(random(N, 11, 0.1)); // [N]
+  const y = arena.allocF32(M * N); // [M,N]
+  let run: () => void;
+  if (dtype === "f32") {
+    const wp = arena.alloc(k.packed_size_f32(N, K));
+    k.pack_weights_f32(wp, pw, N, K);
+    run = () => k.matmul_f32(y, 0, px, wp, pb, 0, M, K, N, 0);
+  } else {
+    const wq = arena.alloc(N * K); // [N,K] i8
+    const ws = arena.allocF32(N);
+    k.quantize_weights_i8(wq, ws, pw, N, K);
+    const wp = arena.alloc(k.packed_size_i8(N, K));
+    const sp = arena.allocF32(Math.ceil(N / 8) * 8);
+    k.pack_weights_i8(wp, sp, wq, ws, N, K);
+    const xq = arena.alloc(M * (K + 1) * 2); // [M,K2] i16
+    const xs = arena.allocF32(M);
+    run = () => k.matmul_i8(y, 0, xq, xs, px, wp, sp, pb, 0, M, K, N, 0);
+  }
+  const t = timeIt(run, quick ? { warmup: 1, minRuns: 2, minMs: 0 } : { minMs: 800 });
+  arena.reset(mark);
+  return (2 * M * K * N) / (t.medianMs * 1e6);
+}
+
+// ---- report ------------------------------------------------------------------------------------
+
+const fix = (v: number, d = 1) => v.toFixed(d);
+const range = (xs: number[]) => `${fix(Math.min(...xs))}–${fix(Math.max(...xs))}`;
+const pct = (xs: number[], ceil: number) =>
+  `${Math.round((100 * Math.min(...xs)) / ceil)}–${Math.round((100 * Math.max(...xs)) / ceil)}%`;
+
+/** onnxruntime-web's M = 128 GEMM rates from the kernels section of BENCHMARKS.md, if present. */
+function ortWebRates(impl: string): number[] {
+  const rows = readSectionTable(
+    resolve(fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url))),
+    "kernels",
+    "### All rows",
+  );
+  return (rows ?? []).filter((r) => r.impl === impl && r.M === 128).map((r) => Number(r.gflops));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const quick = argv.includes("--quick");
+  const mdIdx = argv.indexOf("--md");
+  const md = markdownTarget(quick, mdIdx >= 0 ? argv[mdIdx + 1] : undefined);
+  const policy = quick ? QUICK : FULL;
+  if (loadavg()[0] > 0.3)
+    console.error(`warning: load average ${fix(loadavg()[0], 2)}: the machine is not quiet`);
+
+  const builds: [PeakBuild, PeakExports][] = [];
+  for (const [name, url] of [
+    ["simd", PEAKS_WASM],
+    ["relaxed", PEAKS_RELAXED_WASM],
+  ] as const) {
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(readFileSync(url));
+    } catch {
+      throw new Error(
+        `${fileURLToPath(url)} is missing: run \`npm run bench:peaks\` (it compiles bench/peaks/peaks.ts)`,
+      );
+    }
+    if (!WebAssembly.validate(bytes)) {
+      console.error(
+        `${name}: this engine rejects the build (relaxed SIMD needs Node ≥ 22 or --experimental-wasm-relaxed-simd): skipped`,
+      );
+      continue;
+    }
+    builds.push([name, await loadPeaks(bytes)]);
+  }
+
+  const rate: Record<string, number> = {};
+  const rows: Row[] = [];
+  for (const loop of LOOPS) {
+    for (const [build, ex] of builds) {
+      if (!loop.builds.includes(build)) continue;
+      const check = checkLoop(loop, ex, 3);
+      const m = measure((n) => loop.run(ex, n), loop.opsPerN, policy);
+      const value = m.rate / 1e9;
+      rate[`${loop.id}/${build}`] = value;
+      const perCycle = rate["clock/simd"] && loop.unit !== "GHz" ? fix(value / rate["clock/simd"], 2) : "";
+      rows.push({
+        loop: loop.id,
+        build,
+        what: loop.what,
+        unit: loop.unit,
+        value: fix(value),
+        "per cycle": perCycle,
+        check,
+      });
+      console.error(`${loop.id} ${build}: ${fix(value)} ${loop.unit}${check === "ok" ? "" : ` (${check})`}`);
+    }
+  }
+
+  const simdRt = await createRuntime({ simd: readFileSync(WASM_URL), relaxed: false });
+  const relaxedRt = await createRuntime({
+    simd: readFileSync(WASM_URL),
+    relaxedSimd: readFileSync(WASM_RELAXED_URL),
+  });
+  const gemms: { kernel: string; rates: number[]; reg: string; tile: string; unit: string }[] = [
+    { kernel: "matmul_f32, SIMD", rates: [], reg: "f32-reg/simd", tile: "f32-tile4x8/simd", unit: "GFLOP/s" },
+    { kernel: "matmul_i8, SIMD", rates: [], reg: "i16-dot-reg/simd", tile: "i8-tile4x8/simd", unit: "GOP/s" },
+  ];
+  if (relaxedRt.relaxed)
+    gemms.splice(1, 0, {
+      kernel: "matmul_f32, relaxed",
+      rates: [],
+      reg: "f32-reg/relaxed",
+      tile: "f32-tile4x8/relaxed",
+      unit: "GFLOP/s",
+    });
+  for (const [M, K, N] of GEMM_SHAPES) {
+    for (const g of gemms) {
+      const rt = g.kernel.endsWith("relaxed") ? relaxedRt : simdRt;
+      g.rates.push(gemmRate(rt, g.kernel.startsWith("matmul_i8") ? "int8" : "f32", M, K, N, quick));
+    }
+  }
+  const gemmRows: Row[] = gemms.map((g) => ({
+    kernel: g.kernel,
+    [`M = 128 (4 shapes)`]: `${range(g.rates)} ${g.unit}`,
+    "register-only ceiling": rate[g.reg] ? `${fix(rate[g.reg])} (${pct(g.rates, rate[g.reg])})` : "",
+    "tile-loop ceiling": rate[g.tile] ? `${fix(rate[g.tile])} (${pct(g.rates, rate[g.tile])})` : "",
+  }));
+
+  const loopCols = ["loop", "build", "what", "unit", "value", "per cycle", "check"];
+  const gemmCols = Object.keys(gemmRows[0]);
+  console.log(table(rows, loopCols));
+  console.log();
+  console.log(table(gemmRows, gemmCols));
+  const jsonFile = jsonArg(argv);
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ loops: rows, gemms: gemmRows }, null, 2));
+  if (!md) return;
+  writeSection(md, "peaks", sectionText(rows, loopCols, gemmRows, gemmCols, rate, gemms));
+  console.error(`wrote the peaks section of ${md}`);
+}
+
+function sectionText(
+  rows: Row[],
+  loopCols: string[],
+  gemmRows: Row[],
+  gemmCols: string[],
+  rate: Record<string, number>,
+  gemms: { kernel: string; rates: number[] }[],
+): string {
+  const ghz = rate["clock/simd"];
+  const webF32 = ortWebRates("ort-web");
+  const webI8 = ortWebRates("ort-web-int8");
+  const r = (key: string) => (rate[key] === undefined ? "n/a" : fix(rate[key]));
+  const best = (name: string) => Math.max(...(gemms.find((g) => g.kernel === name)?.rates ?? [Number.NaN]));
+  const lines = [
+    "## Hardware ceilings (`npm run bench:peaks`)",
+    "",
+    `Machine: ${machineLine()}. Each loop (bench/peaks/peaks.ts, compiled on its own for SIMD and`,
+    "relaxed SIMD) runs ≥ 0.35 s per call after 0.4 s of warm-up; value = median of 7 calls. GFLOP/s",
+    "and GOP/s count 2 per multiply-add; `per cycle` divides by the clock row; `check` = the loop's",
+    "result equals its scalar formula. The GEMM rows are our product kernels timed in the same run.",
+    "",
+    markdownTable(rows, loopCols),
+    "",
+    markdownTable(gemmRows, gemmCols),
+    "",
+    `What the rows mean. **clock**: a chain of dependent 1-cycle integer ops, so ${fix(ghz ?? Number.NaN, 2)} GHz is`,
+    "the core's clock under load. **f32-reg**: the most f32 multiply-adds V8's code can issue with no",
+    `memory traffic: ${r("f32-reg/simd")} GFLOP/s as mulps + addps (SIMD build), ${r("f32-reg/relaxed")} as one`,
+    "fused `relaxed_madd` — the true 128-bit peak, which replaces the formula's ~58. **f32-tile4x8**: the",
+    "same work shaped like matmul_f32's 4×8 tile (2 loads + 4 broadcast loads per 32 multiply-adds) on",
+    `L1-resident data, ${r("f32-tile4x8/simd")} / ${r("f32-tile4x8/relaxed")} GFLOP/s: the ceiling of the tile itself, with`,
+    "no cache misses, packing, epilogue or loop-nest overhead; 4×12 and 5×8 show whether a larger tile",
+    `(fewer loads per multiply-add) would raise it (${r("f32-tile4x12/simd")} / ${r("f32-tile4x12/relaxed")} and ${r("f32-tile5x8/simd")} / ${r("f32-tile5x8/relaxed")}).`,
+    `**i16-dot-reg**: \`i32x4.dot_i16x8_s\` + add throughput (${r("i16-dot-reg/simd")} GOP/s, 8 multiply-adds per dot);`,
+    `**i8-tile4x8**: matmul_i8's split-panel tile loop on L1 data (${r("i8-tile4x8/simd")} GOP/s).`,
+    `**i8-relaxed-\\***: 16 multiply-adds per instruction (${r("i8-relaxed-dot-add/relaxed")} and ${r("i8-relaxed-dot16/relaxed")} GOP/s):`,
+    "the ceiling an int8 GEMM built on the relaxed byte dot could approach.",
+    "",
+    "How they bound the GEMMs: the second table gives each product GEMM (M = 128, four shapes, this run)",
+    "as a fraction of its register-only ceiling and of its own tile loop on L1 data; the gap to the tile",
+    "loop is what packing, memory and the loop nest cost, the gap between the two ceilings is the cost of",
+    "the tile's loads.",
+  ];
+  if (webF32.length && webI8.length) {
+    const relaxedCeil = rate["f32-reg/relaxed"] ?? rate["f32-reg/simd"];
+    lines.push(
+      `onnxruntime-web (kernels section above) runs the same GEMMs at ${range(webF32)} GFLOP/s f32 and`,
+      `${range(webI8)} GOP/s int8, so no f32 GEMM here can be more than ${fix(relaxedCeil / Math.min(...webF32), 2)}× faster`,
+      `than it (register-only relaxed ceiling / its slowest shape; our best relaxed GEMM is ${fix(best("matmul_f32, relaxed") / Math.max(...webF32), 2)}× its best)`,
+      `and no int8 GEMM on \`dot_i16x8_s\` more than ${fix((rate["i16-dot-reg/simd"] ?? Number.NaN) / Math.min(...webI8), 2)}×.`,
+    );
+  }
+  return lines.join("\n");
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
