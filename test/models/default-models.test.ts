@@ -3,8 +3,9 @@
 // BERT): things only a trained model does, measured on held-out WordNet items
 // (test/fixtures/wordnet/heldout_sample.json: words no training file used) against trivial baselines
 // computed on the same items, so a broken, untrained or swapped checkpoint fails CI. (The T5 answers
-// pos: well above the majority class; its open-ended answers for held-out words (define, synonyms,
-// hypernym, span filling) do not depend on the input yet, so those are not tested for quality.)
+// pos: well above the majority class; its definitions and hypernyms of held-out words are closer to
+// their own targets than to other words' and than the most common training answer; its synonyms are not
+// yet better than copying the word, so they are not tested for quality.)
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModelDir } from "../../src/models/adapters-node.ts";
@@ -13,7 +14,10 @@ import { fillMask } from "../../src/tasks/fill-mask.ts";
 import { nextSentence } from "../../src/tasks/next-sentence.ts";
 import type { BertPipeline } from "../../src/tasks/pipeline.ts";
 import { generateText, type T5Pipeline } from "../../src/tasks/text2text.ts";
-import { majorityTarget } from "../../src/train/t5-eval.ts";
+import { majorityTarget, tokenF1 } from "../../src/train/t5-eval.ts";
+
+/** The most common target of each word task in the training files (the majority baseline's answer). */
+const TRAIN_MAJORITY = { define: "a radioactive transuranic element", hypernym: "writer" };
 
 interface Sample {
   fill_mask: { text: string; answers: string[] }[];
@@ -136,7 +140,35 @@ describe("t5-wordnet (shipped int8)", () => {
     const majority = majorityTarget(S.pos.map((e) => e.target));
     const base = S.pos.filter((e) => e.target === majority).length;
     Object.assign(measured, { t5_pos_majority: base });
-    expect(right).toBeGreaterThanOrEqual(base + 0.2 * (out.length - base));
+    expect(right).toBeGreaterThanOrEqual(base + 0.35 * (out.length - base));
+  });
+
+  it("defines held-out words and names their hypernyms closer to their own targets than to others'", () => {
+    // Token F1 of each greedy answer against its own target, against the targets of five other items
+    // (an answer that ignores the word scores the same on both) and the F1 of always giving the most
+    // common training answer.
+    for (const task of ["define", "hypernym"] as const) {
+      const items = S[task];
+      const out = generate(items.map((e) => e.input));
+      const n = items.length;
+      let own = 0;
+      let other = 0;
+      let majority = 0;
+      out.forEach((o, i) => {
+        own += tokenF1(o, items[i].target) / n;
+        for (let j = 1; j <= 5; j++) other += tokenF1(o, items[(i + 7 * j) % n].target) / (5 * n);
+        majority += tokenF1(TRAIN_MAJORITY[task], items[i].target) / n;
+      });
+      Object.assign(measured, {
+        [`t5_${task}_f1_own`]: own,
+        [`t5_${task}_f1_other`]: other,
+        [`t5_${task}_f1_majority`]: majority,
+        [`t5_${task}_distinct`]: new Set(out).size,
+      });
+      expect(own, task).toBeGreaterThan(1.1 * other);
+      expect(own, task).toBeGreaterThan(majority + 0.02);
+      expect(new Set(out).size, task).toBeGreaterThanOrEqual(8);
+    }
   });
 
   it("puts more probability on the right target when given its own input than another input", () => {
@@ -162,6 +194,6 @@ describe("t5-wordnet (shipped int8)", () => {
     });
     Object.assign(measured, { t5_loss_own: own / items.length, t5_loss_other: other / items.length });
     console.log("default-models measured:", JSON.stringify(measured));
-    expect(own).toBeLessThan(0.9 * other);
+    expect(own).toBeLessThan(0.75 * other);
   });
 });
