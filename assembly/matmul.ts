@@ -1,8 +1,11 @@
 // f32 GEMM  Y[M,N] = X[M,K] · Wᵀ + b  (W in Hugging Face Linear layout [N,K]) with fused epilogues.
 // W is packed once at load time into column panels Wp[ceil(N/8)][K][8] (zero-padded), so the inner
-// loop reads 8 output columns per k with two v128 loads. Register tile: 4 rows × 8 columns (8 f32x4
-// accumulators + 2 weight vectors + 1 broadcast = 11 of V8's 16 vector registers). M = 1 (decoding)
-// and row tails use a matrix-vector path with four independent accumulator pairs.
+// loop reads 8 output columns per k with two v128 loads. X is packed per call, one block of rows at a
+// time, into 4-row strips [K][4] (XPACK), so the four broadcasts of a k come from one pointer. Register
+// tile: 4 rows × 8 columns (8 f32x4 accumulators + 2 weight vectors + 4 broadcasts, which V8 issues
+// before the arithmetic, + 1 product = 15 of V8's 15 allocatable vector registers on x64), each
+// output summed over k in order. M = 1 (decoding) and row tails use a matrix-vector path with four
+// independent accumulator pairs.
 import { madd } from "./vecmath";
 import { epiRef } from "./epilogue";
 import { storeTile8 } from "./matmul_store";
@@ -27,7 +30,7 @@ export function pack_weights_f32(wp: usize, w: usize, N: i32, K: i32): void {
   }
 }
 
-/** 4×8 register tile over the full K for rows m..m+3 and panel columns n0..n0+7. */
+/** 4×8 register tile over the full K for rows m..m+3 and panel columns n0..n0+7, X read in place. */
 @inline function tile4x8(
   y: usize, preact: usize, x: usize, panel: usize, bias: usize, residual: usize,
   m: i32, K: i32, N: i32, n0: i32, epilogue: i32,
@@ -54,6 +57,83 @@ export function pack_weights_f32(wp: usize, w: usize, N: i32, K: i32): void {
     c30 = madd(a, b0, c30);
     c31 = madd(a, b1, c31);
     xp += 4;
+    bp += 32;
+  }
+  storeTile8(y, preact, bias, residual, m, n0, N, c00, c01, epilogue);
+  storeTile8(y, preact, bias, residual, m + 1, n0, N, c10, c11, epilogue);
+  storeTile8(y, preact, bias, residual, m + 2, n0, N, c20, c21, epilogue);
+  storeTile8(y, preact, bias, residual, m + 3, n0, N, c30, c31, epilogue);
+}
+
+/**
+ * Scratch for one M block of X re-laid out as 4-row strips [K][4] (128 KB: stays in L2). The backward
+ * uses the same bytes as its ABLOCK (GEMM_KC · GEMM_MC · 4 = 128 KB); the two never run at once.
+ */
+const XPACK_BYTES: i32 = 131072;
+const XPACK: usize = memory.data(XPACK_BYTES, 64);
+
+/** Packs rows m..m+3 of X[*,K] into dst[K][4] (the four rows' k-th values side by side). */
+@inline function packStrip4(dst: usize, x: usize, m: i32, K: i32): void {
+  const rowBytes = <usize>K << 2;
+  let s = x + <usize>m * rowBytes;
+  const end4 = s + ((<usize>K & ~3) << 2);
+  const end = s + rowBytes;
+  while (s < end4) {
+    const a = v128.load(s);
+    const b = v128.load(s + rowBytes);
+    const c = v128.load(s + 2 * rowBytes);
+    const e = v128.load(s + 3 * rowBytes);
+    const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
+    const t1 = v128.shuffle<i32>(c, e, 0, 4, 1, 5); // c0 e0 c1 e1
+    const t2 = v128.shuffle<i32>(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
+    const t3 = v128.shuffle<i32>(c, e, 2, 6, 3, 7); // c2 e2 c3 e3
+    v128.store(dst, v128.shuffle<i64>(t0, t1, 0, 2));
+    v128.store(dst, v128.shuffle<i64>(t0, t1, 1, 3), 16);
+    v128.store(dst, v128.shuffle<i64>(t2, t3, 0, 2), 32);
+    v128.store(dst, v128.shuffle<i64>(t2, t3, 1, 3), 48);
+    s += 16;
+    dst += 64;
+  }
+  while (s < end) {
+    store<f32>(dst, load<f32>(s));
+    store<f32>(dst, load<f32>(s + rowBytes), 4);
+    store<f32>(dst, load<f32>(s + 2 * rowBytes), 8);
+    store<f32>(dst, load<f32>(s + 3 * rowBytes), 12);
+    s += 4;
+    dst += 16;
+  }
+}
+
+/**
+ * 4×8 register tile over the full K for rows m..m+3 and panel columns n0..n0+7, from a packed strip
+ * xs[K][4]: the four broadcasts of a k share one pointer (memarg offsets), so the loop carries two
+ * pointer increments and no address arithmetic.
+ */
+@inline function tile4x8p(
+  y: usize, preact: usize, xs: usize, panel: usize, bias: usize, residual: usize,
+  m: i32, K: i32, N: i32, n0: i32, epilogue: i32,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let ap = xs;
+  let bp = panel;
+  const end = xs + (<usize>K << 4);
+  while (ap < end) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    ap += 16;
     bp += 32;
   }
   storeTile8(y, preact, bias, residual, m, n0, N, c00, c01, epilogue);
@@ -111,17 +191,34 @@ export function matmul_f32(
 ): void {
   const panels = (N + 7) >> 3;
   const panelBytes = <usize>K << 5;
-  // Rows per block so a block of X stays in L2 (~256 KB) while every panel streams past it.
-  let mc = (65536 / max(K, 1)) & ~3;
+  // Rows [0, M4) run in 4×8 register tiles (sequential k per output); the last M mod 4 rows in row1x8.
+  const M4 = M & ~3;
+  // Rows per block: the block of X, packed into 4-row strips, fills the scratch (stays in L2) while
+  // every panel streams past it. Past K = XPACK_BYTES / 16 not even one strip fits: X is read in place.
+  let mc = ((XPACK_BYTES >> 2) / max(K, 1)) & ~3;
   if (mc < 4) mc = 4;
-  for (let m0 = 0; m0 < M; m0 += mc) {
-    const mEnd = min(M, m0 + mc);
+  const packed = <i64>mc * K * 4 <= XPACK_BYTES;
+  for (let m0 = 0; m0 < M4; m0 += mc) {
+    const mEnd = min(M4, m0 + mc);
+    if (packed) {
+      for (let m = m0; m < mEnd; m += 4) packStrip4(XPACK + ((<usize>(m - m0) * K) << 2), x, m, K);
+    }
     for (let p = 0; p < panels; p++) {
       const panel = wp + <usize>p * panelBytes;
       const n0 = p << 3;
-      let m = m0;
-      for (; m + 4 <= mEnd; m += 4) tile4x8(y, preact, x, panel, bias, residual, m, K, N, n0, epilogue);
-      for (; m < mEnd; m++) row1x8(y, preact, x, panel, bias, residual, m, K, N, n0, epilogue);
+      if (packed) {
+        for (let m = m0; m < mEnd; m += 4) {
+          tile4x8p(y, preact, XPACK + ((<usize>(m - m0) * K) << 2), panel, bias, residual, m, K, N, n0, epilogue);
+        }
+      } else {
+        for (let m = m0; m < mEnd; m += 4) tile4x8(y, preact, x, panel, bias, residual, m, K, N, n0, epilogue);
+      }
+    }
+  }
+  if (M4 < M) {
+    for (let p = 0; p < panels; p++) {
+      const panel = wp + <usize>p * panelBytes;
+      for (let m = M4; m < M; m++) row1x8(y, preact, x, panel, bias, residual, m, K, N, p << 3, epilogue);
     }
   }
 }
@@ -267,7 +364,7 @@ const GEMM_MC_NN: i32 = 128;
  *  multiple of 1 KB) would map to a handful of L1 sets and evict each other; the packed copy does not. */
 const BPANEL: usize = memory.data(GEMM_KC * 32, 64);
 /** Packed A block for the TN case (A(i, r) contiguous along i): GEMM_KC rows × GEMM_MC columns. */
-const ABLOCK: usize = memory.data(GEMM_KC * GEMM_MC * 4, 64);
+const ABLOCK: usize = XPACK; // the forward's scratch (XPACK_BYTES = GEMM_KC · GEMM_MC · 4), idle here
 
 /** Packs B[0..rl, j..j+7] (row pitch bK bytes) into BPANEL. */
 @inline function packPanel8(src: usize, bK: usize, rl: i32): void {
