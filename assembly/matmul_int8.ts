@@ -1,7 +1,10 @@
 // int8 GEMM  Y[M,N] = epilogue(dequant(Xq · Wqᵀ) + b): int8 weights with one scale per output row,
 // activations quantized per row at run time to up to 12-bit integers (see activation_qmax),
 // products in i32x4.dot_i16x8_s, int32 accumulation,
-// f32 out. Weights packed once (pack_weights_i8). Register tile: 4 rows × 8 columns of i32x4.
+// f32 out. Weights packed once (pack_weights_i8). Register tile: 4 rows × 8 columns of i32x4. The
+// quantizer writes each full group of 4 rows as a strip [pairs][4 rows][2] i16 (quantize_strips_i16),
+// so the tile's four broadcasts per pair come from one pointer (V8 folds no i32 add into an address);
+// the M mod 4 tail rows stay rows and take the one-row paths.
 // The packed lanes hold two columns each (low byte: column j + 128, high byte: column j+4), so per
 // 16 weight bytes the loop does one shift and two dot products instead of three widening ops and two:
 // D = Σ x·lane = 256·Σ x·w_hi + Σ x·w_lo + 128·Σ x and H = Σ x·(lane >> 8) = Σ x·w_hi, hence
@@ -9,7 +12,7 @@
 // matmul_i8b: the same with a multiplier per (output row, 8 columns) on top (quant.ts, "block" scheme),
 // over pack_weights_i8b's plain panels.
 import { epiRef } from "./epilogue";
-import { QBLOCK, quantize_rows_i16 } from "./quant";
+import { QBLOCK, quantize_rows_i16, quantize_strips_i16 } from "./quant";
 import { storeTile8 } from "./matmul_store";
 
 /** Rows per block of matmul_i8's row sums (XSUM). */
@@ -17,10 +20,22 @@ const XSUM_ROWS: i32 = 1024;
 /** 128·Σ_k xq[m,k] of the rows of one block (i32), the split lanes' offset correction. */
 const XSUM: usize = memory.data(XSUM_ROWS * 4, 16);
 
-/** XSUM[m − m0] = 128·Σ_k xq[m,k] for rows m0 … mEnd−1 (the i16 rows of pairs·2 values). */
-function rowSums(xq: usize, m0: i32, mEnd: i32, pairs: i32): void {
+/**
+ * XSUM[m − m0] = 128·Σ_k xq[m,k] for rows m0 … mEnd−1 of quantize_strips_i16's layout: 4-row strips
+ * [pairs][4][2] i16 below M4 (m0 a multiple of 4), rows of pairs·2 values from M4 on.
+ */
+function rowSums(xq: usize, m0: i32, mEnd: i32, M4: i32, pairs: i32): void {
   const rowBytes = <usize>pairs << 2;
-  for (let m = m0; m < mEnd; m++) {
+  const sEnd = min(mEnd, M4);
+  for (let m = m0; m < sEnd; m += 4) {
+    // one v128 per pair holds the four rows' two values: pairwise sums give the four rows' sums
+    let p = xq + <usize>m * rowBytes;
+    const end = p + (rowBytes << 2);
+    let acc = i32x4.splat(0);
+    for (; p < end; p += 16) acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(v128.load(p)));
+    v128.store(XSUM + (<usize>(m - m0) << 2), i32x4.shl(acc, 7));
+  }
+  for (let m = max(m0, sEnd); m < mEnd; m++) {
     const row = xq + <usize>m * rowBytes;
     const end = row + rowBytes;
     let acc = i32x4.splat(0);
@@ -37,7 +52,8 @@ function rowSums(xq: usize, m0: i32, mEnd: i32, pairs: i32): void {
   return i32x4.sub(i32x4.sub(d, i32x4.shl(h, 8)), i32x4.splat(xsum));
 }
 
-/** 4 rows × 8 columns over all k pairs. xq rows are i16 pairs; bp walks the packed panel. */
+/** 4 rows × 8 columns over all k pairs. xq holds rows m…m+3 as a strip [pairs][4][2] i16 (one pointer
+ * with offsets 0/4/8/12 for the four broadcasts); bp walks the packed panel. */
 @inline function tile4x8_i8(
   y: usize, preact: usize, xq: usize, xs: usize, panel: usize, sp: usize, bias: usize, residual: usize,
   m: i32, m0: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
@@ -46,7 +62,7 @@ function rowSums(xq: usize, m0: i32, mEnd: i32, pairs: i32): void {
   let d2 = i32x4.splat(0), h2 = i32x4.splat(0), d3 = i32x4.splat(0), h3 = i32x4.splat(0);
   const rowBytes = <usize>pairs << 2;
   let xp = xq + <usize>m * rowBytes;
-  const xEnd = xp + rowBytes;
+  const xEnd = xp + (rowBytes << 2);
   let bp = panel;
   while (xp < xEnd) {
     const w = v128.load(bp);
@@ -54,16 +70,16 @@ function rowSums(xq: usize, m0: i32, mEnd: i32, pairs: i32): void {
     let a = v128.load32_splat(xp);
     d0 = i32x4.add(d0, i32x4.dot_i16x8_s(a, w));
     h0 = i32x4.add(h0, i32x4.dot_i16x8_s(a, wh));
-    a = v128.load32_splat(xp + rowBytes);
+    a = v128.load32_splat(xp, 4);
     d1 = i32x4.add(d1, i32x4.dot_i16x8_s(a, w));
     h1 = i32x4.add(h1, i32x4.dot_i16x8_s(a, wh));
-    a = v128.load32_splat(xp + 2 * rowBytes);
+    a = v128.load32_splat(xp, 8);
     d2 = i32x4.add(d2, i32x4.dot_i16x8_s(a, w));
     h2 = i32x4.add(h2, i32x4.dot_i16x8_s(a, wh));
-    a = v128.load32_splat(xp + 3 * rowBytes);
+    a = v128.load32_splat(xp, 12);
     d3 = i32x4.add(d3, i32x4.dot_i16x8_s(a, w));
     h3 = i32x4.add(h3, i32x4.dot_i16x8_s(a, wh));
-    xp += 4;
+    xp += 16;
     bp += 16;
   }
   const s0 = v128.load(sp + (<usize>n0 << 2));
@@ -129,7 +145,8 @@ export function matmul_i8(
   y: usize, preact: usize, xq: usize, xs: usize, x: usize, wp: usize, sp: usize, bias: usize, residual: usize,
   M: i32, K: i32, N: i32, epilogue: i32,
 ): void {
-  quantize_rows_i16(xq, xs, x, M, K);
+  quantize_strips_i16(xq, xs, x, M, K); // rows below M & ~3 in 4-row strips, the tail in rows
+  const M4 = M & ~3;
   const pairs = (K + 1) >> 1;
   const panels = (N + 7) >> 3;
   const panelBytes = <usize>pairs << 4;
@@ -138,7 +155,7 @@ export function matmul_i8(
   if (mc > XSUM_ROWS) mc = XSUM_ROWS;
   for (let m0 = 0; m0 < M; m0 += mc) {
     const mEnd = min(M, m0 + mc);
-    rowSums(xq, m0, mEnd, pairs);
+    rowSums(xq, m0, mEnd, M4, pairs);
     for (let p = 0; p < panels; p++) {
       const panel = wp + <usize>p * panelBytes;
       const n0 = p << 3;
@@ -226,7 +243,7 @@ function expandPanel(wide: usize, panel: usize, mpanel: usize, pairs: i32): void
   }
 }
 
-/** 4 rows × 8 columns over a widened panel (expandPanel). */
+/** 4 rows × 8 columns over a widened panel (expandPanel), rows m…m+3 read from their strip (tile4x8_i8). */
 @inline function tile4x8_wide(
   y: usize, preact: usize, xq: usize, xs: usize, wide: usize, sp: usize, bias: usize, residual: usize,
   m: i32, pairs: i32, N: i32, n0: i32, epilogue: i32,
@@ -235,7 +252,7 @@ function expandPanel(wide: usize, panel: usize, mpanel: usize, pairs: i32): void
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
   const rowBytes = <usize>pairs << 2;
   let xp = xq + <usize>m * rowBytes;
-  const xEnd = xp + rowBytes;
+  const xEnd = xp + (rowBytes << 2);
   let bp = wide;
   while (xp < xEnd) {
     const wl = v128.load(bp);
@@ -243,16 +260,16 @@ function expandPanel(wide: usize, panel: usize, mpanel: usize, pairs: i32): void
     let a = v128.load32_splat(xp);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(a, wl));
     c01 = i32x4.add(c01, i32x4.dot_i16x8_s(a, wh));
-    a = v128.load32_splat(xp + rowBytes);
+    a = v128.load32_splat(xp, 4);
     c10 = i32x4.add(c10, i32x4.dot_i16x8_s(a, wl));
     c11 = i32x4.add(c11, i32x4.dot_i16x8_s(a, wh));
-    a = v128.load32_splat(xp + 2 * rowBytes);
+    a = v128.load32_splat(xp, 8);
     c20 = i32x4.add(c20, i32x4.dot_i16x8_s(a, wl));
     c21 = i32x4.add(c21, i32x4.dot_i16x8_s(a, wh));
-    a = v128.load32_splat(xp + 3 * rowBytes);
+    a = v128.load32_splat(xp, 12);
     c30 = i32x4.add(c30, i32x4.dot_i16x8_s(a, wl));
     c31 = i32x4.add(c31, i32x4.dot_i16x8_s(a, wh));
-    xp += 4;
+    xp += 16;
     bp += 32;
   }
   const s0 = v128.load(sp + (<usize>n0 << 2));
@@ -359,7 +376,7 @@ export function matmul_i8b(
   y: usize, preact: usize, xq: usize, xs: usize, x: usize, wp: usize, sp: usize, mp: usize, bias: usize,
   residual: usize, M: i32, K: i32, N: i32, epilogue: i32,
 ): void {
-  quantize_rows_i16(xq, xs, x, M, K);
+  quantize_strips_i16(xq, xs, x, M, K); // rows below M & ~3 in 4-row strips, the tail in rows
   const pairs = (K + 1) >> 1;
   const panels = (N + 7) >> 3;
   const panelBytes = <usize>pairs << 4;

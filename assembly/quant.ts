@@ -1,7 +1,7 @@
 // int8 quantization: symmetric per-output-row weight quantization (w ≈ q·s, q ∈ [−127, 127]) or the
 // finer block scheme (w ≈ q·u·m, an integer multiplier m per 8 columns; see below), packing into the
 // int8 GEMM's panel layout, and dynamic per-row activation quantization to int8 values held in i16
-// lanes (so the GEMM can use i32x4.dot_i16x8_s).
+// lanes (so the GEMM can use i32x4.dot_i16x8_s), written as rows or as the GEMM's 4-row strips.
 
 /** Σ (w − round(w/s)·s)² over a row for the step s (values past ±127 steps are clipped). */
 function rowError(row: usize, K: i32, s: f32): f32 {
@@ -133,6 +133,41 @@ export function activation_qmax(K: i32): i32 {
 }
 
 /**
+ * Row scale of one row of X: stores xs = max|x_row| / qmax at xsp and returns qmax / max|x_row| (0 for a
+ * zero row). max |x| on the bit patterns: for floats without sign, integer order is float order, with
+ * NaN above ∞ (so a NaN still wins); one pmaxsd per step, where f32x4.max is a long sequence on x86 and
+ * the loop-carried chain made this pass latency-bound.
+ */
+function rowInv(row: usize, K: i32, qmax: f32, xsp: usize): f32 {
+  let vmax = i32x4.splat(0);
+  const absMask = i32x4.splat(0x7fffffff);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) vmax = i32x4.max_s(vmax, v128.and(v128.load(row + (<usize>k << 2)), absMask));
+  let amax = reinterpret<f32>(
+    max(max(i32x4.extract_lane(vmax, 0), i32x4.extract_lane(vmax, 1)), max(i32x4.extract_lane(vmax, 2), i32x4.extract_lane(vmax, 3))),
+  );
+  for (; k < K; k++) amax = Mathf.max(amax, Mathf.abs(load<f32>(row + (<usize>k << 2))));
+  store<f32>(xsp, amax / qmax);
+  return amax > 0 ? qmax / amax : 0;
+}
+
+// Rounding to the nearest integer (ties to even, as f32x4.nearest) by adding 1.5·2²³: |x·inv| ≤ qmax <
+// 2²², so the sum's bits minus the constant's bits are that integer; no float → int conversion
+// (trunc_sat is a long instruction sequence on x86). A row holding NaN or ±∞ has scale NaN or ∞ (xs),
+// which makes every output of the row non-finite whatever its lanes hold.
+const MAGIC: f32 = 12582912.0; // 1.5·2²³
+const MAGIC_BITS: i32 = 0x4b400000;
+
+/** Eight values x[p…p+7] · inv rounded to i16 (the rounding above). */
+@inline function quant8(p: usize, vinv: v128): v128 {
+  const magic = f32x4.splat(MAGIC);
+  const magicBits = i32x4.splat(MAGIC_BITS);
+  const q0 = i32x4.sub(f32x4.add(f32x4.mul(v128.load(p), vinv), magic), magicBits);
+  const q1 = i32x4.sub(f32x4.add(f32x4.mul(v128.load(p, 16), vinv), magic), magicBits);
+  return i16x8.narrow_i32x4_s(q0, q1);
+}
+
+/**
  * Quantizes each row of X[M,K] to integers in [−qmax, qmax] (qmax = activation_qmax(K)) stored as i16
  * in xq[M][2·ceil(K/2)] (odd K padded with 0), with xs[M] = max|x_row| / qmax. A zero row gets scale 0.
  */
@@ -142,35 +177,69 @@ export function quantize_rows_i16(xq: usize, xs: usize, x: usize, M: i32, K: i32
   for (let m = 0; m < M; m++) {
     const row = x + ((<usize>m * K) << 2);
     const qrow = xq + ((<usize>m * K2) << 1);
-    // max |x| on the bit patterns: for floats without sign, integer order is float order, with NaN above
-    // ∞ (so a NaN still wins); one pmaxsd per step, where f32x4.max is a long sequence on x86 and the
-    // loop-carried chain made this pass latency-bound
-    let vmax = i32x4.splat(0);
-    const absMask = i32x4.splat(0x7fffffff);
-    let k = 0;
-    for (; k + 4 <= K; k += 4) vmax = i32x4.max_s(vmax, v128.and(v128.load(row + (<usize>k << 2)), absMask));
-    let amax = reinterpret<f32>(
-      max(max(i32x4.extract_lane(vmax, 0), i32x4.extract_lane(vmax, 1)), max(i32x4.extract_lane(vmax, 2), i32x4.extract_lane(vmax, 3))),
-    );
-    for (; k < K; k++) amax = Mathf.max(amax, Mathf.abs(load<f32>(row + (<usize>k << 2))));
-    const inv: f32 = amax > 0 ? qmax / amax : 0;
-    store<f32>(xs + (<usize>m << 2), amax / qmax);
+    const inv = rowInv(row, K, qmax, xs + (<usize>m << 2));
     const vinv = f32x4.splat(inv);
-    // round to the nearest integer (ties to even, as f32x4.nearest) by adding 1.5·2²³: |x·inv| ≤ qmax <
-    // 2²², so the sum's bits minus the constant's bits are that integer; no float → int conversion
-    // (trunc_sat is a long instruction sequence on x86). A row holding NaN or ±∞ has scale NaN or ∞
-    // (xs above), which makes every output of the row non-finite whatever these lanes hold.
-    const magic = f32x4.splat(12582912.0); // 1.5·2²³
-    const magicBits = i32x4.splat(0x4b400000);
-    k = 0;
-    for (; k + 8 <= K; k += 8) {
-      const q0 = i32x4.sub(f32x4.add(f32x4.mul(v128.load(row + (<usize>k << 2)), vinv), magic), magicBits);
-      const q1 = i32x4.sub(f32x4.add(f32x4.mul(v128.load(row + (<usize>k << 2), 16), vinv), magic), magicBits);
-      v128.store(qrow + (<usize>k << 1), i16x8.narrow_i32x4_s(q0, q1));
-    }
+    let k = 0;
+    for (; k + 8 <= K; k += 8) v128.store(qrow + (<usize>k << 1), quant8(row + (<usize>k << 2), vinv));
     for (; k < K; k++) store<i16>(qrow + (<usize>k << 1), <i16>(<i32>nearest<f32>(load<f32>(row + (<usize>k << 2)) * inv)));
     if (K2 > K) store<i16>(qrow + (<usize>K << 1), 0);
   }
+}
+
+/**
+ * quantize_rows_i16 with the rows 0 … (M & ~3) − 1 written as 4-row strips: the strip of rows m … m+3
+ * takes the same bytes as those four rows, laid out [ceil(K/2) pairs][4 rows][2] i16, so the int8 GEMM's
+ * 4-row tile reads the four rows' pairs from one pointer. The last M mod 4 rows keep the row layout.
+ * The values and xs are the ones quantize_rows_i16 gives.
+ */
+export function quantize_strips_i16(xq: usize, xs: usize, x: usize, M: i32, K: i32): void {
+  const M4 = M & ~3;
+  const pairs = (K + 1) >> 1;
+  const qmax = <f32>activation_qmax(K);
+  const rowBytes = <usize>K << 2;
+  for (let m = 0; m < M4; m += 4) {
+    const row = x + <usize>m * rowBytes;
+    const dst = xq + ((<usize>m * pairs) << 2); // [pairs][4][2] i16
+    const xsp = xs + (<usize>m << 2);
+    const inv0 = rowInv(row, K, qmax, xsp);
+    const inv1 = rowInv(row + rowBytes, K, qmax, xsp + 4);
+    const inv2 = rowInv(row + 2 * rowBytes, K, qmax, xsp + 8);
+    const inv3 = rowInv(row + 3 * rowBytes, K, qmax, xsp + 12);
+    const v0 = f32x4.splat(inv0), v1 = f32x4.splat(inv1), v2 = f32x4.splat(inv2), v3 = f32x4.splat(inv3);
+    let k = 0;
+    for (; k + 8 <= K; k += 8) {
+      const p = row + (<usize>k << 2);
+      const a = quant8(p, v0); // 4 pairs of row m
+      const b = quant8(p + rowBytes, v1);
+      const c = quant8(p + 2 * rowBytes, v2);
+      const e = quant8(p + 3 * rowBytes, v3);
+      const t0 = v128.shuffle<i32>(a, b, 0, 4, 1, 5); // a0 b0 a1 b1 (pairs)
+      const t1 = v128.shuffle<i32>(c, e, 0, 4, 1, 5);
+      const t2 = v128.shuffle<i32>(a, b, 2, 6, 3, 7);
+      const t3 = v128.shuffle<i32>(c, e, 2, 6, 3, 7);
+      const d = dst + (<usize>k << 3); // pair k/2 · 16 bytes
+      v128.store(d, v128.shuffle<i64>(t0, t1, 0, 2));
+      v128.store(d, v128.shuffle<i64>(t0, t1, 1, 3), 16);
+      v128.store(d, v128.shuffle<i64>(t2, t3, 0, 2), 32);
+      v128.store(d, v128.shuffle<i64>(t2, t3, 1, 3), 48);
+    }
+    for (; k < K; k++) {
+      const d = dst + ((<usize>k >> 1) << 4) + ((<usize>k & 1) << 1);
+      const p = row + (<usize>k << 2);
+      store<i16>(d, <i16>(<i32>nearest<f32>(load<f32>(p) * inv0)));
+      store<i16>(d, <i16>(<i32>nearest<f32>(load<f32>(p + rowBytes) * inv1)), 4);
+      store<i16>(d, <i16>(<i32>nearest<f32>(load<f32>(p + 2 * rowBytes) * inv2)), 8);
+      store<i16>(d, <i16>(<i32>nearest<f32>(load<f32>(p + 3 * rowBytes) * inv3)), 12);
+    }
+    if (K & 1) {
+      const d = dst + ((<usize>K >> 1) << 4) + 2; // the odd K's padding lane of each row
+      store<i16>(d, 0);
+      store<i16>(d, 0, 4);
+      store<i16>(d, 0, 8);
+      store<i16>(d, 0, 12);
+    }
+  }
+  if (M4 < M) quantize_rows_i16(xq + ((<usize>M4 * pairs) << 2), xs + (<usize>M4 << 2), x + <usize>M4 * rowBytes, M - M4, K);
 }
 
 // ---- block multipliers -----------------------------------------------------------------------------
