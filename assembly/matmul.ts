@@ -4,7 +4,7 @@
 // time, into 4-row strips [K][4] (XPACK), so the four broadcasts of a k come from one pointer. Register
 // tile: 4 rows × 8 columns (8 f32x4 accumulators + 2 weight vectors + 4 broadcasts, which V8 issues
 // before the arithmetic, + 1 product = 15 of V8's 15 allocatable vector registers on x64), each
-// output summed over k in order. M = 1 (decoding) and row tails use a matrix-vector path with four
+// output summed over k in order. M = 1 (decoding), row tails and K > 8192 use a matrix-vector path with four
 // independent accumulator pairs.
 import { madd } from "./vecmath";
 import { epiRef } from "./epilogue";
@@ -28,41 +28,6 @@ export function pack_weights_f32(wp: usize, w: usize, N: i32, K: i32): void {
       }
     }
   }
-}
-
-/** 4×8 register tile over the full K for rows m..m+3 and panel columns n0..n0+7, X read in place. */
-@inline function tile4x8(
-  y: usize, preact: usize, x: usize, panel: usize, bias: usize, residual: usize,
-  m: i32, K: i32, N: i32, n0: i32, epilogue: i32,
-): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  const rowBytes = <usize>K << 2;
-  let xp = x + <usize>m * rowBytes;
-  let bp = panel;
-  const xEnd = xp + rowBytes;
-  while (xp < xEnd) {
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
-    let a = v128.load32_splat(xp);
-    c00 = madd(a, b0, c00);
-    c01 = madd(a, b1, c01);
-    a = v128.load32_splat(xp + rowBytes);
-    c10 = madd(a, b0, c10);
-    c11 = madd(a, b1, c11);
-    a = v128.load32_splat(xp + 2 * rowBytes);
-    c20 = madd(a, b0, c20);
-    c21 = madd(a, b1, c21);
-    a = v128.load32_splat(xp + 3 * rowBytes);
-    c30 = madd(a, b0, c30);
-    c31 = madd(a, b1, c31);
-    xp += 4;
-    bp += 32;
-  }
-  storeTile8(y, preact, bias, residual, m, n0, N, c00, c01, epilogue);
-  storeTile8(y, preact, bias, residual, m + 1, n0, N, c10, c11, epilogue);
-  storeTile8(y, preact, bias, residual, m + 2, n0, N, c20, c21, epilogue);
-  storeTile8(y, preact, bias, residual, m + 3, n0, N, c30, c31, epilogue);
 }
 
 /**
@@ -191,27 +156,22 @@ export function matmul_f32(
 ): void {
   const panels = (N + 7) >> 3;
   const panelBytes = <usize>K << 5;
-  // Rows [0, M4) run in 4×8 register tiles (sequential k per output); the last M mod 4 rows in row1x8.
-  const M4 = M & ~3;
   // Rows per block: the block of X, packed into 4-row strips, fills the scratch (stays in L2) while
-  // every panel streams past it. Past K = XPACK_BYTES / 16 not even one strip fits: X is read in place.
+  // every panel streams past it.
   let mc = ((XPACK_BYTES >> 2) / max(K, 1)) & ~3;
   if (mc < 4) mc = 4;
-  const packed = <i64>mc * K * 4 <= XPACK_BYTES;
+  // Rows [0, M4) run in 4×8 register tiles (sequential k per output); the rest in row1x8: the last
+  // M mod 4 rows, and every row when K > XPACK_BYTES / 16 (not even one strip fits; no model here has
+  // such a K, and a second, in-place copy of the tile would cost ~27 KB of .wasm for it).
+  const M4 = <i64>mc * K * 4 <= XPACK_BYTES ? M & ~3 : 0;
   for (let m0 = 0; m0 < M4; m0 += mc) {
     const mEnd = min(M4, m0 + mc);
-    if (packed) {
-      for (let m = m0; m < mEnd; m += 4) packStrip4(XPACK + ((<usize>(m - m0) * K) << 2), x, m, K);
-    }
+    for (let m = m0; m < mEnd; m += 4) packStrip4(XPACK + ((<usize>(m - m0) * K) << 2), x, m, K);
     for (let p = 0; p < panels; p++) {
       const panel = wp + <usize>p * panelBytes;
       const n0 = p << 3;
-      if (packed) {
-        for (let m = m0; m < mEnd; m += 4) {
-          tile4x8p(y, preact, XPACK + ((<usize>(m - m0) * K) << 2), panel, bias, residual, m, K, N, n0, epilogue);
-        }
-      } else {
-        for (let m = m0; m < mEnd; m += 4) tile4x8(y, preact, x, panel, bias, residual, m, K, N, n0, epilogue);
+      for (let m = m0; m < mEnd; m += 4) {
+        tile4x8p(y, preact, XPACK + ((<usize>(m - m0) * K) << 2), panel, bias, residual, m, K, N, n0, epilogue);
       }
     }
   }
