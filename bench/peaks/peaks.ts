@@ -4,8 +4,9 @@
 // test/bench/peaks.test.ts checks each against its scalar formula.
 // Register-only loops run 12 independent chains, each chain feeding its own value back as an operand
 // (so no operation is loop-invariant: V8's scheduler would hoist those out of the loop). "Tile" loops
-// copy the inner loops of assembly/matmul.ts (tile4x8) and assembly/matmul_int8.ts (tile4x8_i8) over
-// small L1-resident buffers (A, B below), repeated `reps` times.
+// copy the inner loops of assembly/matmul.ts and assembly/matmul_int8.ts (the 4×8 tiles) over small
+// L1-resident buffers (A, B below), repeated `reps` times, with A as 4 rows (a pointer per row) and,
+// in the "s" variants, as the 4-row strips the product kernels now pack (one pointer).
 // Relaxed-only loops trap (unreachable) in the plain SIMD build. No @inline decorators (Biome lints this
 // file as TypeScript): Binaryen -O3 inlines the small helpers anyway.
 
@@ -75,43 +76,50 @@ export function clock_chain(n: i32, y: i32, z: i32): i32 {
 }
 
 /**
- * Register-only f32: n steps of c_j = madd(c_j, m, d) on 12 f32x4 chains (c_j starts at splat(j)).
- * 48 multiply-adds per step. Returns the sum of all lanes.
+ * Register-only f32: n steps of c_j = madd(c_j, k, k) on 14 f32x4 chains (c_j starts at splat(j)),
+ * 56 multiply-adds per step. 14 chains + the constant = 15 vector registers, all V8 allocates on x64:
+ * the multiply and the add are both on each chain (6 cycles), so 12 chains were latency-bound.
+ * Returns the sum of all lanes.
  */
-export function f32_reg(n: i32, m: f32, d: f32): f32 {
-  vecConsts(f32x4.splat(m), f32x4.splat(d));
-  const vm = v128.load(CONSTS),
-    vd = v128.load(CONSTS, 16);
-  let c0 = f32x4.splat(0),
-    c1 = f32x4.splat(1),
-    c2 = f32x4.splat(2),
-    c3 = f32x4.splat(3);
-  let c4 = f32x4.splat(4),
-    c5 = f32x4.splat(5),
-    c6 = f32x4.splat(6),
-    c7 = f32x4.splat(7);
-  let c8 = f32x4.splat(8),
-    c9 = f32x4.splat(9),
-    c10 = f32x4.splat(10),
-    c11 = f32x4.splat(11);
+export function f32_reg(n: i32, k: f32): f32 {
+  vecConsts(f32x4.splat(k), f32x4.splat(0));
+  const vk = v128.load(CONSTS);
+  let c0 = f32x4.splat(0);
+  let c1 = f32x4.splat(1);
+  let c2 = f32x4.splat(2);
+  let c3 = f32x4.splat(3);
+  let c4 = f32x4.splat(4);
+  let c5 = f32x4.splat(5);
+  let c6 = f32x4.splat(6);
+  let c7 = f32x4.splat(7);
+  let c8 = f32x4.splat(8);
+  let c9 = f32x4.splat(9);
+  let c10 = f32x4.splat(10);
+  let c11 = f32x4.splat(11);
+  let c12 = f32x4.splat(12);
+  let c13 = f32x4.splat(13);
   for (let i = 0; i < n; i++) {
-    c0 = madd(c0, vm, vd);
-    c1 = madd(c1, vm, vd);
-    c2 = madd(c2, vm, vd);
-    c3 = madd(c3, vm, vd);
-    c4 = madd(c4, vm, vd);
-    c5 = madd(c5, vm, vd);
-    c6 = madd(c6, vm, vd);
-    c7 = madd(c7, vm, vd);
-    c8 = madd(c8, vm, vd);
-    c9 = madd(c9, vm, vd);
-    c10 = madd(c10, vm, vd);
-    c11 = madd(c11, vm, vd);
+    c0 = madd(c0, vk, vk);
+    c1 = madd(c1, vk, vk);
+    c2 = madd(c2, vk, vk);
+    c3 = madd(c3, vk, vk);
+    c4 = madd(c4, vk, vk);
+    c5 = madd(c5, vk, vk);
+    c6 = madd(c6, vk, vk);
+    c7 = madd(c7, vk, vk);
+    c8 = madd(c8, vk, vk);
+    c9 = madd(c9, vk, vk);
+    c10 = madd(c10, vk, vk);
+    c11 = madd(c11, vk, vk);
+    c12 = madd(c12, vk, vk);
+    c13 = madd(c13, vk, vk);
   }
-  const s0 = f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3));
-  const s1 = f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7));
-  const s2 = f32x4.add(f32x4.add(c8, c9), f32x4.add(c10, c11));
-  return hsumF(f32x4.add(f32x4.add(s0, s1), s2));
+  const s0 = f32x4.add(
+    f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)),
+    f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)),
+  );
+  const s1 = f32x4.add(f32x4.add(f32x4.add(c8, c9), f32x4.add(c10, c11)), f32x4.add(c12, c13));
+  return hsumF(f32x4.add(s0, s1));
 }
 
 /**
@@ -149,6 +157,47 @@ export function f32_tile4x8(reps: i32, K: i32): f32 {
       c30 = madd(a, b0, c30);
       c31 = madd(a, b1, c31);
       xp += 4;
+      bp += 32;
+    }
+  }
+  const s0 = f32x4.add(f32x4.add(c00, c01), f32x4.add(c10, c11));
+  const s1 = f32x4.add(f32x4.add(c20, c21), f32x4.add(c30, c31));
+  return hsumF(f32x4.add(s0, s1));
+}
+
+/**
+ * The same tile with A packed as matmul_f32 now packs X: a 4-row strip [K][4] f32, so the four
+ * broadcasts share one pointer (offsets 0, 4, 8, 12). B [K,8]. Same sum as f32_tile4x8.
+ */
+export function f32_tile4x8s(reps: i32, K: i32): f32 {
+  let c00 = f32x4.splat(0),
+    c01 = f32x4.splat(0),
+    c10 = f32x4.splat(0),
+    c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0),
+    c21 = f32x4.splat(0),
+    c30 = f32x4.splat(0),
+    c31 = f32x4.splat(0);
+  for (let r = 0; r < reps; r++) {
+    let ap = A;
+    let bp = B;
+    const end = A + ((<usize>K) << 4);
+    while (ap < end) {
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      let a = v128.load32_splat(ap);
+      c00 = madd(a, b0, c00);
+      c01 = madd(a, b1, c01);
+      a = v128.load32_splat(ap, 4);
+      c10 = madd(a, b0, c10);
+      c11 = madd(a, b1, c11);
+      a = v128.load32_splat(ap, 8);
+      c20 = madd(a, b0, c20);
+      c21 = madd(a, b1, c21);
+      a = v128.load32_splat(ap, 12);
+      c30 = madd(a, b0, c30);
+      c31 = madd(a, b1, c31);
+      ap += 16;
       bp += 32;
     }
   }
@@ -257,11 +306,50 @@ export function f32_tile5x8(reps: i32, K: i32): f32 {
 }
 
 /**
- * Register-only i16 dot: n steps of c_j = i32x4.add(i32x4.dot_i16x8_s(c_j, splat(m)), splat(d)) on 12
+ * Register-only i16 dot alone: n steps of c_j = i32x4.dot_i16x8_s(c_j, splat(m)) on 12 chains (c_j
+ * starts at splat(j)): the instruction's own throughput. 96 i16 multiply-adds per step.
+ */
+export function i16_dot_reg(n: i32, m: i32): i32 {
+  vecConsts(i32x4.splat(m), i32x4.splat(0));
+  const vm = v128.load(CONSTS);
+  let c0 = i32x4.splat(0),
+    c1 = i32x4.splat(1),
+    c2 = i32x4.splat(2),
+    c3 = i32x4.splat(3);
+  let c4 = i32x4.splat(4),
+    c5 = i32x4.splat(5),
+    c6 = i32x4.splat(6),
+    c7 = i32x4.splat(7);
+  let c8 = i32x4.splat(8),
+    c9 = i32x4.splat(9),
+    c10 = i32x4.splat(10),
+    c11 = i32x4.splat(11);
+  for (let i = 0; i < n; i++) {
+    c0 = i32x4.dot_i16x8_s(c0, vm);
+    c1 = i32x4.dot_i16x8_s(c1, vm);
+    c2 = i32x4.dot_i16x8_s(c2, vm);
+    c3 = i32x4.dot_i16x8_s(c3, vm);
+    c4 = i32x4.dot_i16x8_s(c4, vm);
+    c5 = i32x4.dot_i16x8_s(c5, vm);
+    c6 = i32x4.dot_i16x8_s(c6, vm);
+    c7 = i32x4.dot_i16x8_s(c7, vm);
+    c8 = i32x4.dot_i16x8_s(c8, vm);
+    c9 = i32x4.dot_i16x8_s(c9, vm);
+    c10 = i32x4.dot_i16x8_s(c10, vm);
+    c11 = i32x4.dot_i16x8_s(c11, vm);
+  }
+  const s0 = i32x4.add(i32x4.add(c0, c1), i32x4.add(c2, c3));
+  const s1 = i32x4.add(i32x4.add(c4, c5), i32x4.add(c6, c7));
+  const s2 = i32x4.add(i32x4.add(c8, c9), i32x4.add(c10, c11));
+  return hsumI(i32x4.add(i32x4.add(s0, s1), s2));
+}
+
+/**
+ * Register-only i16 dot + add: n steps of c_j = i32x4.add(i32x4.dot_i16x8_s(c_j, splat(m)), splat(d)) on 12
  * chains (c_j starts at splat(j)); m's low / high 16 bits weight each lane's low / high half. 8 i16
  * multiply-adds per dot, 96 per step. Returns the wrapping sum of all lanes.
  */
-export function i16_dot_reg(n: i32, m: i32, d: i32): i32 {
+export function i16_dot_add_reg(n: i32, m: i32, d: i32): i32 {
   vecConsts(i32x4.splat(m), i32x4.splat(d));
   const vm = v128.load(CONSTS),
     vd = v128.load(CONSTS, 16);
@@ -332,6 +420,47 @@ export function i8_tile4x8(reps: i32, pairs: i32): i32 {
       d3 = i32x4.add(d3, i32x4.dot_i16x8_s(a, w));
       h3 = i32x4.add(h3, i32x4.dot_i16x8_s(a, wh));
       xp += 4;
+      bp += 16;
+    }
+  }
+  const s0 = i32x4.add(i32x4.add(d0, h0), i32x4.add(d1, h1));
+  const s1 = i32x4.add(i32x4.add(d2, h2), i32x4.add(d3, h3));
+  return hsumI(i32x4.add(s0, s1));
+}
+
+/**
+ * The int8 tile with activations packed as matmul_i8 now packs them: a 4-row strip [pairs][4] of
+ * (i16,i16) pairs, one pointer (offsets 0, 4, 8, 12). B [pairs,8]. Same sum as i8_tile4x8.
+ */
+export function i8_tile4x8s(reps: i32, pairs: i32): i32 {
+  let d0 = i32x4.splat(0),
+    h0 = i32x4.splat(0),
+    d1 = i32x4.splat(0),
+    h1 = i32x4.splat(0);
+  let d2 = i32x4.splat(0),
+    h2 = i32x4.splat(0),
+    d3 = i32x4.splat(0),
+    h3 = i32x4.splat(0);
+  for (let r = 0; r < reps; r++) {
+    let xp = A;
+    let bp = B;
+    const xEnd = A + ((<usize>pairs) << 4);
+    while (xp < xEnd) {
+      const w = v128.load(bp);
+      const wh = i16x8.shr_s(w, 8);
+      let a = v128.load32_splat(xp);
+      d0 = i32x4.add(d0, i32x4.dot_i16x8_s(a, w));
+      h0 = i32x4.add(h0, i32x4.dot_i16x8_s(a, wh));
+      a = v128.load32_splat(xp, 4);
+      d1 = i32x4.add(d1, i32x4.dot_i16x8_s(a, w));
+      h1 = i32x4.add(h1, i32x4.dot_i16x8_s(a, wh));
+      a = v128.load32_splat(xp, 8);
+      d2 = i32x4.add(d2, i32x4.dot_i16x8_s(a, w));
+      h2 = i32x4.add(h2, i32x4.dot_i16x8_s(a, wh));
+      a = v128.load32_splat(xp, 12);
+      d3 = i32x4.add(d3, i32x4.dot_i16x8_s(a, w));
+      h3 = i32x4.add(h3, i32x4.dot_i16x8_s(a, wh));
+      xp += 16;
       bp += 16;
     }
   }
