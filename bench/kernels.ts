@@ -7,6 +7,7 @@ import { createRuntime, type KernelRuntime } from "../src/runtime/load.ts";
 import { WASM_RELAXED_URL, WASM_URL } from "../src/runtime/node.ts";
 // @ts-expect-error plain JS module without types
 import { ortLinearGflops } from "./ort-matmul.mjs";
+import { random } from "./random.ts";
 import { jsonArg, machineLine, markdownTable, type Row, table, writeSection } from "./report.ts";
 import { timeIt } from "./timing.ts";
 
@@ -19,16 +20,6 @@ const SHAPES: [number, number, number][] = [
   [1, 768, 3072],
 ];
 const PEAK_128BIT = 58; // GFLOP/s: two 4-wide FMA pipes at ~3.65 GHz (DESIGN.md §3)
-
-function random(n: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s >>> 8) / 2 ** 23 - 1) * scale;
-  }
-  return out;
-}
 
 interface Ours {
   name: string;

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { createRuntime, type KernelRuntime } from "../src/runtime/load.ts";
 import { WASM_RELAXED_URL, WASM_URL } from "../src/runtime/node.ts";
+import { random } from "./random.ts";
 import {
   jsonArg,
   machineLine,
@@ -369,16 +370,6 @@ const GEMM_SHAPES: [number, number, number][] = [
   [128, 768, 768],
   [128, 768, 3072],
 ];
-
-function random(n: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s >>> 8) / 2 ** 23 - 1) * scale;
-  }
-  return out;
-}
 
 /** GFLOP/s (GOP/s for int8) of matmul_f32 / matmul_i8 at [M,K]·[N,K]ᵀ, as bench/kernels.ts times them. */
 function gemmRate(rt: KernelRuntime, dtype: "f32" | "int8", M: number, K: number, N: number, quick: boolean) {
