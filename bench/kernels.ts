@@ -68,7 +68,7 @@ function oursGemm(
     const xs = arena.allocF32(M);
     run = () => k.matmul_i8(y, 0, xq, xs, px, wp, sp, pb, 0, M, K, N, 0);
   }
-  const t = timeIt(run, { minMs: 800 });
+  const t = timeIt(run, TIMING);
   const out = arena.readF32(y, M * N);
   arena.reset(mark);
   return { gflops: (2 * M * K * N) / (t.medianMs * 1e6), out };
@@ -110,7 +110,7 @@ function oursAttention(rt: KernelRuntime, T: number, H: number, D: number): numb
         T * C,
         C,
       ),
-    { minMs: 800 },
+    TIMING,
   );
   arena.reset(mark);
   return (4 * T * T * D * H) / (t.medianMs * 1e6);
@@ -124,6 +124,10 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 // --ours-only: skip onnxruntime (a quick loop while tuning kernels; BENCHMARKS.md is not rewritten)
 const oursOnly = process.argv.includes("--ours-only");
+// --quick: one timed run per row, to check that the script works (BENCHMARKS.md is not rewritten)
+const quick = process.argv.includes("--quick");
+/** Timing options of our rows: the full method, or one run for --quick. */
+const TIMING = quick ? { warmup: 1, minRuns: 1, minMs: 0 } : { minMs: 800 };
 
 async function main() {
   const ours = await runtimes();
@@ -183,7 +187,7 @@ async function main() {
   const summary = summarize(rows);
   console.log(`\n${summary}`);
 
-  if (oursOnly) return;
+  if (oursOnly || quick) return;
   const md = [
     "## Kernels (`npm run bench:kernels`)",
     "",
