@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRuntime, type KernelRuntime } from "../src/runtime/load.ts";
 import { WASM_RELAXED_URL, WASM_URL } from "../src/runtime/node.ts";
+import { ourGemm } from "./gemm-setup.ts";
 // @ts-expect-error plain JS module without types
 import { ortLinearGflops } from "./ort-matmul.mjs";
 import { random } from "./random.ts";
@@ -46,31 +47,10 @@ function oursGemm(
   w: Float32Array,
   b: Float32Array,
 ) {
-  const { arena, k } = rt;
-  const mark = arena.mark();
-  const px = arena.put(x);
-  const pw = arena.put(w);
-  const pb = arena.put(b);
-  const y = arena.allocF32(M * N);
-  let run: () => void;
-  if (dtype === "f32") {
-    const wp = arena.alloc(k.packed_size_f32(N, K));
-    k.pack_weights_f32(wp, pw, N, K);
-    run = () => k.matmul_f32(y, 0, px, wp, pb, 0, M, K, N, 0);
-  } else {
-    const wq = arena.alloc(N * K);
-    const ws = arena.allocF32(N);
-    k.quantize_weights_i8(wq, ws, pw, N, K);
-    const wp = arena.alloc(k.packed_size_i8(N, K));
-    const sp = arena.allocF32(Math.ceil(N / 8) * 8);
-    k.pack_weights_i8(wp, sp, wq, ws, N, K);
-    const xq = arena.alloc(M * (K + 1) * 2);
-    const xs = arena.allocF32(M);
-    run = () => k.matmul_i8(y, 0, xq, xs, px, wp, sp, pb, 0, M, K, N, 0);
-  }
-  const t = timeIt(run, TIMING);
-  const out = arena.readF32(y, M * N);
-  arena.reset(mark);
+  const g = ourGemm(rt, dtype, M, K, N, x, w, b);
+  const t = timeIt(g.run, TIMING);
+  const out = rt.arena.readF32(g.y, M * N);
+  rt.arena.reset(g.mark);
   return { gflops: (2 * M * K * N) / (t.medianMs * 1e6), out };
 }
 

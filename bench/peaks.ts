@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { createRuntime, type KernelRuntime } from "../src/runtime/load.ts";
 import { WASM_RELAXED_URL, WASM_URL } from "../src/runtime/node.ts";
+import { ourGemm } from "./gemm-setup.ts";
 import { random } from "./random.ts";
 import {
   jsonArg,
@@ -371,35 +372,24 @@ const GEMM_SHAPES: [number, number, number][] = [
   [128, 768, 3072],
 ];
 
-/** GFLOP/s (GOP/s for int8) of matmul_f32 / matmul_i8 at [M,K]·[N,K]ᵀ, as bench/kernels.ts times them. */
+/** GFLOP/s (GOP/s for int8) of matmul_f32 / matmul_i8 at [M,K]·[N,K]ᵀ, set up as bench/kernels.ts sets them up. */
 function gemmRate(rt: KernelRuntime, dtype: "f32" | "int8", M: number, K: number, N: number, quick: boolean) {
-  const { arena, k } = rt;
-  const mark = arena.mark();
-  const px = arena.put(random(M * K, M + K + N, 1)); // [M,K]
-  const pw = arena.put(random(N * K, K * 3 + N, 0.05)); // [N,K]
-  const pb = arena.put(random(N, 11, 0.1)); // [N]
-  const y = arena.allocF32(M * N); // [M,N]
-  let run: () => void;
-  if (dtype === "f32") {
-    const wp = arena.alloc(k.packed_size_f32(N, K));
-    k.pack_weights_f32(wp, pw, N, K);
-    run = () => k.matmul_f32(y, 0, px, wp, pb, 0, M, K, N, 0);
-  } else {
-    const wq = arena.alloc(N * K); // [N,K] i8
-    const ws = arena.allocF32(N);
-    k.quantize_weights_i8(wq, ws, pw, N, K);
-    const wp = arena.alloc(k.packed_size_i8(N, K));
-    const sp = arena.allocF32(Math.ceil(N / 8) * 8);
-    k.pack_weights_i8(wp, sp, wq, ws, N, K);
-    const xq = arena.alloc(M * (K + 1) * 2); // [M,K2] i16
-    const xs = arena.allocF32(M);
-    run = () => k.matmul_i8(y, 0, xq, xs, px, wp, sp, pb, 0, M, K, N, 0);
-  }
+  const g = ourGemm(
+    rt,
+    dtype,
+    M,
+    K,
+    N,
+    random(M * K, M + K + N, 1),
+    random(N * K, K * 3 + N, 0.05),
+    random(N, 11, 0.1),
+  );
+  const run = g.run;
   // warm up by time, not count (caches, clock; the code is optimized from the start: --no-liftoff)
   const start = performance.now();
   while (performance.now() - start < (quick ? 0 : 300)) run();
   const t = timeIt(run, quick ? { warmup: 1, minRuns: 2, minMs: 0 } : { minMs: 800 });
-  arena.reset(mark);
+  rt.arena.reset(g.mark);
   return (2 * M * K * N) / (t.medianMs * 1e6);
 }
 
